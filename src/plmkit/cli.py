@@ -1,0 +1,258 @@
+"""The `plm` command line: parse, call one plain function, print. No logic lives here.
+
+Every command runs inside `_run`, which turns a PlmError into one line on stderr and
+exit status 2 (never a traceback), and quiets transformers' own logging.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from plmkit.errors import PlmError
+
+app = typer.Typer(
+    name="plm",
+    help="Pre-train, fine-tune, run and serve BERT- and GPT-style models, offline.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+ModelOpt = Annotated[str, typer.Option("--model", "-m", help="alias, hub id or directory")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object")]
+
+
+def _quiet_transformers() -> None:
+    import logging
+
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+
+
+def command(*names: str, **kwargs: Any):
+    """@app.command that maps PlmError to a one-line message and exit code 2."""
+
+    def wrap(func):
+        @functools.wraps(func)
+        def run(*args, **kw):
+            try:
+                _quiet_transformers()
+                return func(*args, **kw)
+            except PlmError as error:
+                typer.echo(error.one_line(), err=True)
+                raise typer.Exit(error.exit_code) from None
+
+        return app.command(*names, **kwargs)(run)
+
+    return wrap
+
+
+def echo_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=1, default=str, ensure_ascii=False))
+
+
+@command("models")
+def models_cmd(as_json: JsonOpt = False) -> None:
+    """List the model aliases and well-known hub ids, and whether each works offline."""
+    from plmkit.doctor import _model_status
+    from plmkit.registry import EMBEDDED
+
+    status = _model_status()
+    if as_json:
+        echo_json(status)
+        return
+    for alias, spec in EMBEDDED.items():
+        typer.echo(f"{alias:10} {spec.kind:8} {status[alias]:28} {spec.description}")
+    for name, state in status.items():
+        if name not in EMBEDDED:
+            typer.echo(f"{name:26} {state}")
+
+
+@command("tokenize")
+def tokenize_cmd(text: str, model: ModelOpt = "minilm", as_json: JsonOpt = False) -> None:
+    """Show tokens, ids, special tokens and the attention mask of TEXT."""
+    from plmkit.pipelines.tokenize import tokenize
+
+    result = tokenize(text, model)
+    if as_json:
+        echo_json(result.to_dict())
+        return
+    typer.echo(f"tokens:         {result.tokens}")
+    typer.echo(f"input_ids:      {result.input_ids}")
+    typer.echo(f"attention_mask: {result.attention_mask}")
+    special = ", ".join(f"{result.tokens[i]}@{i}" for i in result.special_positions)
+    typer.echo(f"special tokens: {special or 'none'}  ({result.special_tokens})")
+
+
+@command("encode")
+def encode_cmd(
+    texts: Annotated[list[str] | None, typer.Argument(help="texts to encode")] = None,
+    file: Annotated[Path | None, typer.Option(help=".txt (a text a line) or .jsonl")] = None,
+    model: ModelOpt = "minilm",
+    pooling: Annotated[str | None, typer.Option(help="cls, mean or max")] = None,
+    normalize: Annotated[
+        bool | None, typer.Option("--normalize/--no-normalize", help="L2-normalise")
+    ] = None,
+    batch_size: int = 32,
+    out: Annotated[Path | None, typer.Option(help="write embeddings to .npy or .jsonl")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Token states and pooled sentence embeddings (shapes shown)."""
+    from plmkit.inputs import gather_texts
+    from plmkit.pipelines.encode import encode, save_embeddings
+
+    items = gather_texts(texts, file)
+    result = encode(
+        items,
+        model,
+        pooling=pooling,
+        normalize=normalize,
+        batch_size=batch_size,
+        show_progress=len(items) > 256,
+    )
+    if out is not None:
+        save_embeddings(result, items, out)
+    if as_json:
+        echo_json(
+            {
+                "shapes": result.shapes,
+                "pooling": result.pooling,
+                "normalized": result.normalized,
+                "embeddings": result.embeddings.tolist() if out is None else str(out),
+            }
+        )
+        return
+    for text, shape, tokens, vector in list(
+        zip(items, result.shapes, result.tokens, result.embeddings, strict=True)
+    )[:5]:
+        typer.echo(f"text: {text!r}")
+        typer.echo(f"  tokens: {tokens}")
+        typer.echo(f"  last_hidden_state shape: {list(shape)}")
+        head = ", ".join(f"{v:+.4f}" for v in vector[:6])
+        typer.echo(
+            f"  {result.pooling}-pooled embedding ({vector.shape[0]} dims"
+            f"{', L2-normalised' if result.normalized else ''}): [{head}, ...]"
+        )
+    if len(items) > 5:
+        typer.echo(f"... {len(items) - 5} more; embeddings {list(result.embeddings.shape)}")
+    if out is not None:
+        typer.echo(f"wrote {list(result.embeddings.shape)} embeddings to {out}")
+
+
+@command("fill-mask")
+def fill_mask_cmd(
+    text: str, model: ModelOpt = "minilm", top_k: int = 5, as_json: JsonOpt = False
+) -> None:
+    """Rank tokens for each [MASK] in TEXT (encoders with an MLM head)."""
+    from plmkit.pipelines.fill_mask import fill_mask
+
+    results = fill_mask(text, model, top_k)
+    if as_json:
+        echo_json([[c.__dict__ for c in candidates] for candidates in results])
+        return
+    for number, candidates in enumerate(results, 1):
+        if len(results) > 1:
+            typer.echo(f"mask {number}:")
+        for c in candidates:
+            typer.echo(f"  {c.score:6.3f}  {c.token:15} {c.sequence}")
+
+
+@command("generate")
+def generate_cmd(
+    prompt: str,
+    model: Annotated[str, typer.Option("--model", "-m")] = "smollm2",
+    max_new_tokens: Annotated[int | None, typer.Option(help="new tokens (default 64)")] = None,
+    max_length: Annotated[int | None, typer.Option(help="total tokens, prompt included")] = None,
+    strategy: Annotated[str, typer.Option(help="greedy, sample or beam")] = "greedy",
+    temperature: float = 1.0,
+    top_k: int = 50,
+    top_p: float = 1.0,
+    num_beams: int = 4,
+    repetition_penalty: float = 1.0,
+    seed: int | None = None,
+    stop: Annotated[list[str] | None, typer.Option(help="stop string (repeatable)")] = None,
+    chat: Annotated[bool, typer.Option(help="apply the model's chat template")] = False,
+    system: Annotated[str | None, typer.Option(help="system message with --chat")] = None,
+    stream: Annotated[bool, typer.Option(help="print tokens as they come")] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Continue PROMPT with a decoder (greedy, sampling, beam; streaming; chat)."""
+    from plmkit.config import GenerateConfig
+    from plmkit.pipelines.generate import generate
+
+    config = GenerateConfig(
+        max_new_tokens=max_new_tokens,
+        max_length=max_length,
+        strategy=strategy,
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        num_beams=num_beams,
+        repetition_penalty=repetition_penalty,
+        seed=seed,
+        stop=stop or [],
+        chat=chat,
+        system=system,
+    )
+    streaming = stream and not as_json and strategy != "beam"
+
+    pending_prompt = [] if chat else [prompt]  # echoed with the first streamed text
+
+    def show(text: str) -> None:
+        sys.stdout.write("".join(pending_prompt) + text)
+        sys.stdout.flush()
+        pending_prompt.clear()
+
+    result = generate(prompt, model, config, on_text=show if streaming else None)
+    if as_json:
+        echo_json({**result.__dict__, "tokens_per_second": result.tokens_per_second})
+        return
+    if not streaming:
+        typer.echo(result.text if chat else prompt + result.text)
+    else:
+        typer.echo()
+    ttft = f", first token {result.first_token_seconds:.2f} s" if result.first_token_seconds else ""
+    typer.echo(
+        f"[{result.new_tokens} tokens in {result.seconds:.2f} s, "
+        f"{result.tokens_per_second:.1f} tok/s{ttft}; finish: {result.finish_reason}]",
+        err=True,
+    )
+
+
+@command("doctor")
+def doctor_cmd(as_json: JsonOpt = False) -> None:
+    """Versions, offline models, caches, CPU instruction sets and the defaults they imply."""
+    from plmkit.doctor import doctor
+
+    report = doctor()
+    if as_json:
+        echo_json(report)
+        return
+    typer.echo(f"python {report['python']} on {report['platform']}")
+    for section in ("packages", "models", "cache", "defaults"):
+        typer.echo(f"{section}:")
+        for key, value in report[section].items():
+            typer.echo(f"  {key:24} {value}")
+    cpu = report["cpu"]
+    typer.echo(
+        f"cpu: {cpu['model']} ({cpu['cores']} cores, torch threads {cpu['threads']}, "
+        f"torch kernels {cpu['torch_capability']})"
+    )
+    typer.echo("  " + " ".join(f"{k}={'yes' if v else 'no'}" for k, v in cpu["flags"].items()))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

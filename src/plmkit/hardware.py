@@ -1,0 +1,138 @@
+"""What this CPU can do, and the dtype / thread defaults that follow from it.
+
+Machines here differ between sessions: Zen4 has AVX-512 with native BF16 and VNNI, Zen3
+only AVX2, where bf16 autocast ran 10-20x *slower* than fp32. So bf16 is never assumed:
+it is the default only when the CPU has native bf16 *and* a quick matmul measurement
+agrees; the measurement is cached per CPU model and torch version.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+
+from plmkit.paths import cache_dir
+
+FLAGS_OF_INTEREST = (
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512bw",
+    "avx512_vnni",
+    "avx512_bf16",
+    "avx512_fp16",
+    "avx_vnni",
+    "amx_bf16",
+    "amx_int8",
+    "amx_tile",
+)
+
+
+@dataclass
+class CpuInfo:
+    model: str
+    cores: int
+    threads: int
+    torch_capability: str
+    flags: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def native_bf16(self) -> bool:
+        return self.flags.get("avx512_bf16", False) or self.flags.get("amx_bf16", False)
+
+    @property
+    def int8_dot(self) -> bool:
+        return any(self.flags.get(f, False) for f in ("avx512_vnni", "avx_vnni", "amx_int8"))
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data.update(native_bf16=self.native_bf16, int8_dot=self.int8_dot)
+        return data
+
+
+def _cpuinfo_text() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            return handle.read()
+    except OSError:
+        return ""
+
+
+@lru_cache(maxsize=1)
+def cpu_info() -> CpuInfo:
+    import torch
+
+    text = _cpuinfo_text()
+    flags: set[str] = set()
+    model = platform.processor() or platform.machine()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "flags" and not flags:
+            flags = set(value.split())
+        elif key.strip() == "model name" and value.strip():
+            model = value.strip()
+    return CpuInfo(
+        model=model,
+        cores=os.cpu_count() or 1,
+        threads=torch.get_num_threads(),
+        torch_capability=torch.backends.cpu.get_cpu_capability(),
+        flags={name: name in flags for name in FLAGS_OF_INTEREST},
+    )
+
+
+def _matmul_seconds(dtype, size: int = 512, repeats: int = 8) -> float:
+    import torch
+
+    a = torch.randn(size, size).to(dtype)
+    b = torch.randn(size, size).to(dtype)
+    torch.matmul(a, b)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        torch.matmul(a, b)
+    return (time.perf_counter() - start) / repeats
+
+
+@lru_cache(maxsize=1)
+def bf16_speedup() -> float:
+    """fp32 time / bf16 time for a 512x512 matmul; > 1 means bf16 is faster here."""
+    import torch
+
+    info = cpu_info()
+    key = f"{info.model}|{torch.__version__}|{info.threads}"
+    path = cache_dir() / "hardware.json"
+    try:
+        cached = json.loads(path.read_text())
+    except (OSError, ValueError):
+        cached = {}
+    if key in cached:
+        return float(cached[key])
+    speedup = _matmul_seconds(torch.float32) / max(_matmul_seconds(torch.bfloat16), 1e-9)
+    cached[key] = round(speedup, 3)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(cached, indent=1))
+    os.replace(tmp, path)
+    return speedup
+
+
+def use_bf16() -> bool:
+    """bf16 autocast by default only where it is native and measured faster."""
+    if os.environ.get("PLMKIT_DTYPE") in {"fp32", "float32"}:
+        return False
+    return cpu_info().native_bf16 and bf16_speedup() > 1.2
+
+
+def defaults() -> dict:
+    """The dtype and backend choices `plm doctor` reports."""
+    info = cpu_info()
+    bf16 = use_bf16()
+    return {
+        "train_dtype": "bf16 autocast" if bf16 else "fp32",
+        "inference_dtype": "bf16" if bf16 else "fp32",
+        "int8": "dynamic int8 (VNNI)" if info.int8_dot else "dynamic int8 (no VNNI: smaller gain)",
+        "bf16_matmul_speedup": round(bf16_speedup(), 2),
+        "threads": info.threads,
+    }

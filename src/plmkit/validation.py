@@ -1,0 +1,32 @@
+"""Input checks shared by pipelines, recipes and the server: one place, one wording."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from plmkit.errors import InvalidInputError
+
+
+def require_texts(texts: str | Sequence[str], what: str = "text") -> list[str]:
+    """A non-empty list of non-blank strings."""
+    items = [texts] if isinstance(texts, str) else list(texts)
+    if not items:
+        raise InvalidInputError(f"no {what} given", f"pass at least one {what}")
+    blank = [i for i, t in enumerate(items) if not isinstance(t, str) or not t.strip()]
+    if blank:
+        where = "" if len(items) == 1 else f" (item {blank[0] + 1} of {len(items)})"
+        raise InvalidInputError(f"empty {what}{where}", f"give non-empty {what}")
+    return items
+
+
+def require_positive(value: int | float | None, name: str) -> None:
+    if value is not None and value <= 0:
+        raise InvalidInputError(f"{name} must be > 0, got {value}", f"pass {name} of 1 or more")
+
+
+def require_range(value: float | None, name: str, low: float, high: float) -> None:
+    if value is not None and not low <= value <= high:
+        raise InvalidInputError(
+            f"{name} must be between {low} and {high}, got {value}",
+            f"pass {name} in [{low}, {high}]",
+        )
