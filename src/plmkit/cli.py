@@ -228,6 +228,51 @@ def generate_cmd(
     )
 
 
+@command("mask-demo")
+def mask_demo_cmd(
+    text: str,
+    model: ModelOpt = "minilm",
+    seed: int = 0,
+    mlm_probability: float = 0.15,
+    whole_word: Annotated[bool, typer.Option(help="mask whole words")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show BERT's MLM corruption on TEXT: 15% picked; 80% [MASK], 10% random, 10% kept."""
+    from plmkit.pipelines.mask_demo import mask_demo
+
+    result = mask_demo(
+        text, model, seed=seed, mlm_probability=mlm_probability, whole_word=whole_word
+    )
+    if as_json:
+        echo_json({"tokens": [t.__dict__ for t in result.tokens], "measured": result.measured})
+        return
+    typer.echo(f"{'pos':>4}  {'token':15} {'picked':8} becomes")
+    for t in result.tokens:
+        shown = t.shown if t.action != "-" else ""
+        typer.echo(f"{t.position:>4}  {t.token:15} {t.action:8} {shown}")
+    m = result.measured
+    typer.echo(
+        f"over {result.repeats} draws of this text: {m['picked_fraction']:.1%} picked; of those "
+        f"{m['mask_fraction']:.1%} [MASK], {m['random_fraction']:.1%} random, "
+        f"{m['kept_fraction']:.1%} kept"
+    )
+
+
+@command("demo")
+def demo_cmd(
+    encoder: Annotated[str, typer.Option(help="encoder for parts 2 and 4")] = "minilm",
+    decoder: Annotated[str, typer.Option(help="decoder for part 3")] = "smollm2",
+) -> None:
+    """The reference walkthrough end to end on the embedded models."""
+    from plmkit.demo import run_demo
+
+    def stream(text: str) -> None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    run_demo(typer.echo, encoder=encoder, decoder=decoder, stream=stream)
+
+
 @command("doctor")
 def doctor_cmd(as_json: JsonOpt = False) -> None:
     """Versions, offline models, caches, CPU instruction sets and the defaults they imply."""

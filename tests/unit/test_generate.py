@@ -1,0 +1,99 @@
+import pytest
+
+from plmkit.config import GenerateConfig
+from plmkit.errors import InvalidInputError, WrongModelKindError
+from plmkit.pipelines.generate import _cut_at_stop, generate
+
+
+def test_greedy_is_deterministic_and_counts_tokens(tiny_gpt2_dir):
+    config = GenerateConfig(max_new_tokens=8)
+    first = generate("the cat sat", str(tiny_gpt2_dir), config)
+    assert first.new_tokens <= 8 and first.prompt_tokens > 0
+    assert generate("the cat sat", str(tiny_gpt2_dir), config).text == first.text
+
+
+def test_max_length_includes_the_prompt(tiny_gpt2_dir):
+    result = generate("the cat sat", str(tiny_gpt2_dir), GenerateConfig(max_length=12))
+    assert result.prompt_tokens + result.new_tokens <= 12
+
+
+def test_sampling_seed_reproducible(tiny_gpt2_dir):
+    config = GenerateConfig(max_new_tokens=12, strategy="sample", seed=3, temperature=1.5)
+    a = generate("the movie", str(tiny_gpt2_dir), config).text
+    assert generate("the movie", str(tiny_gpt2_dir), config).text == a
+
+
+def test_beam_search_runs(tiny_gpt2_dir):
+    result = generate(
+        "the movie",
+        str(tiny_gpt2_dir),
+        GenerateConfig(max_new_tokens=5, strategy="beam", num_beams=3),
+    )
+    assert result.new_tokens <= 5
+
+
+def test_streaming_pieces_add_up_to_the_text(tiny_gpt2_dir):
+    pieces: list[str] = []
+    result = generate(
+        "the cat", str(tiny_gpt2_dir), GenerateConfig(max_new_tokens=10), pieces.append
+    )
+    assert "".join(pieces) == result.text
+    assert result.first_token_seconds is not None
+
+
+def test_stop_strings_are_cut(tiny_gpt2_dir):
+    full = generate("the cat", str(tiny_gpt2_dir), GenerateConfig(max_new_tokens=20)).text
+    stop = full.strip()[:2]
+    pieces: list[str] = []
+    result = generate(
+        "the cat", str(tiny_gpt2_dir), GenerateConfig(max_new_tokens=20, stop=[stop]), pieces.append
+    )
+    assert stop not in result.text and result.finish_reason == "stop"
+    assert "".join(pieces) == result.text
+
+
+def test_cut_at_stop_picks_the_earliest():
+    assert _cut_at_stop("ab. cd\n", ["\n", "."]) == ("ab", True)
+    assert _cut_at_stop("abc", ["x"]) == ("abc", False)
+
+
+def test_chat_template(tiny_llama_dir):
+    result = generate("hi", str(tiny_llama_dir), GenerateConfig(max_new_tokens=4, chat=True))
+    assert result.prompt_tokens > 3  # template tokens were added
+
+
+def test_chat_without_template(tiny_gpt2_dir):
+    with pytest.raises(WrongModelKindError, match="no chat template"):
+        generate("hi", str(tiny_gpt2_dir), GenerateConfig(chat=True))
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        (GenerateConfig(max_new_tokens=0), "max_new_tokens must be > 0"),
+        (GenerateConfig(max_length=-1), "max_length must be > 0"),
+        (GenerateConfig(max_new_tokens=3, max_length=9), "both"),
+        (GenerateConfig(strategy="nucleus"), "unknown strategy"),
+        (GenerateConfig(strategy="sample", temperature=0), "temperature"),
+        (GenerateConfig(top_p=1.5), "top_p"),
+        (GenerateConfig(stop=[""]), "empty stop"),
+    ],
+)
+def test_bad_configs(tiny_gpt2_dir, config, message):
+    with pytest.raises(InvalidInputError, match=message):
+        generate("the cat", str(tiny_gpt2_dir), config)
+
+
+def test_max_length_shorter_than_prompt(tiny_gpt2_dir):
+    with pytest.raises(InvalidInputError, match="leaves no room"):
+        generate("the cat sat on the mat", str(tiny_gpt2_dir), GenerateConfig(max_length=2))
+
+
+def test_empty_prompt(tiny_gpt2_dir):
+    with pytest.raises(InvalidInputError, match="empty prompt"):
+        generate("  ", str(tiny_gpt2_dir))
+
+
+def test_beam_cannot_stream(tiny_gpt2_dir):
+    with pytest.raises(InvalidInputError, match="beam"):
+        generate("a", str(tiny_gpt2_dir), GenerateConfig(strategy="beam"), on_text=print)
