@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,6 +16,10 @@ from typing import Annotated, Any
 import typer
 
 from plmkit.errors import PlmError
+
+# plmkit works from local files; the hub is never contacted unless the user opts in with
+# HF_HUB_OFFLINE=0 (with no network, hub lookups otherwise retry for tens of seconds).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 app = typer.Typer(
     name="plm",
