@@ -77,16 +77,23 @@ def convert_gguf_to_safetensors(gguf: Path, target: Path) -> Path:
     import torch
     from filelock import FileLock
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
+    from transformers.utils import logging as hf_logging
 
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target) + ".lock"):
         if (target / "model.safetensors").exists():
             return target
         log.info("converting %s to safetensors once (about 20 s) -> %s", gguf.name, target)
-        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-        quantised = AutoModelForCausalLM.from_pretrained(
-            gguf.parent, gguf_file=gguf.name, dtype=torch.float32, **_SAFE
-        )
+        bars_were_on = hf_logging.is_progress_bar_enabled()
+        hf_logging.enable_progress_bar()  # dequantising is the slow part: show it
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+            quantised = AutoModelForCausalLM.from_pretrained(
+                gguf.parent, gguf_file=gguf.name, dtype=torch.float32, **_SAFE
+            )
+        finally:
+            if not bars_were_on:
+                hf_logging.disable_progress_bar()
         config_dict = quantised.config.to_dict()
         config_dict.pop("quantization_config", None)
         config_dict["_name_or_path"] = "HuggingFaceTB/SmolLM2-135M-Instruct"
