@@ -30,3 +30,19 @@ def require_range(value: float | None, name: str, low: float, high: float) -> No
             f"{name} must be between {low} and {high}, got {value}",
             f"pass {name} in [{low}, {high}]",
         )
+
+
+def require_messages(messages: object) -> list[dict]:
+    """Chat messages: a non-empty list of {"role": ..., "content": non-empty text}."""
+    roles = {"system", "user", "assistant"}
+    if not isinstance(messages, list) or not messages:
+        raise InvalidInputError("no chat messages given", 'pass [{"role": "user", "content": ...}]')
+    for number, message in enumerate(messages, 1):
+        if not isinstance(message, dict) or message.get("role") not in roles:
+            raise InvalidInputError(
+                f"message {number} has no valid role", f"use a role among {sorted(roles)}"
+            )
+        content = message.get("content")
+        if not isinstance(content, str) or not content.strip():
+            raise InvalidInputError(f"message {number} has empty content", "give it some text")
+    return [{"role": m["role"], "content": m["content"]} for m in messages]

@@ -9,21 +9,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
 from plmkit import loading
 from plmkit.config import GenerateConfig
 from plmkit.errors import InvalidInputError, WrongModelKindError
-from plmkit.validation import require_texts
+from plmkit.validation import require_messages, require_texts
 
 DEFAULT_NEW_TOKENS = 64
 
 
 @dataclass
 class GenerateResult:
-    prompt: str
+    prompt: str | list[dict]
     text: str
     """The completion only (prompt excluded, stop string cut)."""
     prompt_tokens: int
@@ -38,16 +38,20 @@ class GenerateResult:
         return self.new_tokens / self.seconds if self.seconds > 0 else 0.0
 
 
-def build_prompt(prompt: str, tokenizer, config: GenerateConfig) -> str:
-    """The text the model sees: the raw prompt, or the chat template applied to it."""
-    if not config.chat:
+def build_prompt(prompt: str | list[dict], tokenizer, config: GenerateConfig) -> str:
+    """The text the model sees: the raw prompt, or the chat template applied to it.
+
+    `prompt` may also be a list of chat messages ({"role", "content"}), as the server's
+    /v1/chat/completions receives them.
+    """
+    if isinstance(prompt, str) and not config.chat:
         return prompt
     if not getattr(tokenizer, "chat_template", None):
         raise WrongModelKindError(
             "this model has no chat template, so --chat cannot be used",
             "drop --chat, or use an instruct model such as --model smollm2",
         )
-    messages = [{"role": "user", "content": prompt}]
+    messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
     if config.system:
         messages.insert(0, {"role": "system", "content": config.system})
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
@@ -128,13 +132,18 @@ def _cut_at_stop(text: str, stops: list[str]) -> tuple[str, bool]:
 
 
 def generate(
-    prompt: str,
+    prompt: str | list[dict],
     model: str = "smollm2",
     config: GenerateConfig | None = None,
     on_text: Callable[[str], None] | None = None,
 ) -> GenerateResult:
-    """Continue `prompt`. `on_text` receives text as it is produced (greedy/sample only)."""
-    (prompt,) = require_texts(prompt, "prompt")
+    """Continue `prompt` (a text, or chat messages). `on_text` receives text as it is
+    produced (greedy/sample only)."""
+    if isinstance(prompt, str):
+        (prompt,) = require_texts(prompt, "prompt")
+    else:
+        prompt = require_messages(prompt)
+        config = replace(config or GenerateConfig(), chat=True)
     config = (config or GenerateConfig()).validate()
     if on_text is not None and config.strategy == "beam":
         raise InvalidInputError(

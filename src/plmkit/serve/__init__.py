@@ -1,0 +1,1 @@
+"""HTTP server: OpenAI-compatible embeddings / completions / chat, plus plmkit's own verbs."""
