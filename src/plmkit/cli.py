@@ -278,6 +278,23 @@ def demo_cmd(
     run_demo(typer.echo, encoder=encoder, decoder=decoder, stream=stream)
 
 
+@command("serve")
+def serve_cmd(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    preload: Annotated[
+        list[str] | None, typer.Option(help="models to load before the first request")
+    ] = None,
+) -> None:
+    """HTTP API (OpenAI-compatible /v1/embeddings, /v1/completions, /v1/chat/completions)
+    and a browser page at /."""
+    import uvicorn
+
+    from plmkit.serve.app import create_app
+
+    uvicorn.run(create_app(preload or []), host=host, port=port, log_level="info")
+
+
 @command("doctor")
 def doctor_cmd(as_json: JsonOpt = False) -> None:
     """Versions, offline models, caches, CPU instruction sets and the defaults they imply."""
