@@ -317,6 +317,172 @@ def doctor_cmd(as_json: JsonOpt = False) -> None:
     typer.echo("  " + " ".join(f"{k}={'yes' if v else 'no'}" for k, v in cpu["flags"].items()))
 
 
+def _print_training_event(event: dict) -> None:
+    """One stderr line per pre-training stage, logged step, checkpoint and summary."""
+    kind = event["event"]
+    if kind == "stage":
+        typer.echo(f"[{event['stage']}]", err=True)
+    elif kind == "log":
+        typer.echo(
+            f"  step {event['step']}/{event['max_steps']}  loss {event['loss']:.4f}  "
+            f"lr {event['learning_rate'] or 0:.2e}  {event['samples_per_second']} blocks/s",
+            err=True,
+        )
+    elif kind == "save":
+        typer.echo(f"  checkpoint {event['checkpoint']}", err=True)
+    elif kind == "end":
+        typer.echo(
+            f"  trained {event['step']} steps, {event['tokens_per_second']} tokens/s", err=True
+        )
+
+
+def _print_pretrain_summary(objective: str, results: dict, out: Path) -> None:
+    before, after = results["before"], results["after"]
+    rows = [("held-out loss", before["loss"], after["loss"])]
+    if objective == "clm":
+        rows.append(("held-out perplexity", before["perplexity"], after["perplexity"]))
+    else:
+        rows.append(("masked-token accuracy", before["accuracy"], after["accuracy"]))
+        rows.append(
+            ("  on [MASK] tokens", before["mask_token_accuracy"], after["mask_token_accuracy"])
+        )
+        if "pseudo_perplexity" in after:
+            rows.append(
+                (
+                    "pseudo-perplexity",
+                    before["pseudo_perplexity"]["pseudo_perplexity"],
+                    after["pseudo_perplexity"]["pseudo_perplexity"],
+                )
+            )
+    typer.echo(f"{'':24} {'before':>10} {'after':>10}")
+    for name, first, last in rows:
+        typer.echo(f"{name:24} {first:>10.4g} {last:>10.4g}")
+    if objective == "mlm":
+        m = results["masking_during_training"]
+        typer.echo(
+            f"masking during training: {m['picked_fraction']:.1%} of tokens picked; of those "
+            f"{m['mask_fraction']:.1%} [MASK], {m['random_fraction']:.1%} random, "
+            f"{m['kept_fraction']:.1%} kept"
+        )
+    corpus, train = results["corpus"], results["training"]
+    typer.echo(
+        f"corpus: {corpus['train_documents']} documents -> {corpus['train_blocks']} blocks of "
+        f"{corpus['block_size']} (no padding); held out: {corpus['held_out_from']}"
+    )
+    typer.echo(
+        f"training: {train['steps']} steps, {train['tokens_per_second']} tokens/s, "
+        f"{results['dtype']}; {results['wall_seconds']} s in all"
+    )
+    for probe in results.get("probes", []):
+        if objective == "mlm":
+            typer.echo(f"fill-mask {probe['text']!r}: {', '.join(probe['top'])}")
+        else:
+            typer.echo(f"generate {probe['prompt']!r}: {probe['continuation']!r}")
+    typer.echo(f"saved to {out} (results in {out / 'plmkit.json'})")
+
+
+@command("pretrain")
+def pretrain_cmd(
+    objective: Annotated[str, typer.Argument(help="mlm (BERT-style) or clm (GPT-style)")],
+    model: Annotated[
+        str | None,
+        typer.Option("--model", "-m", help="model to continue (default minilm / smollm2)"),
+    ] = None,
+    data: Annotated[
+        str, typer.Option(help="movie-snippets, .txt/CSV/JSONL/parquet file or glob, hub id")
+    ] = "movie-snippets",
+    out: Annotated[
+        str | None, typer.Option(help="output directory (default runs/OBJECTIVE)")
+    ] = None,
+    text_column: str = "text",
+    label_column: Annotated[
+        str | None, typer.Option(help="labelled data: hold out plm finetune's eval rows")
+    ] = "label",
+    from_scratch: Annotated[bool, typer.Option(help="build a new model from a config")] = False,
+    arch: Annotated[
+        str | None, typer.Option(help="from scratch: bert, distilbert (mlm); gpt2, llama (clm)")
+    ] = None,
+    size: Annotated[str, typer.Option(help="from scratch: tiny or small")] = "tiny",
+    tokenizer: Annotated[
+        str | None, typer.Option(help="from scratch: whose tokenizer (default minilm/smollm2)")
+    ] = None,
+    train_tokenizer: Annotated[
+        bool, typer.Option(help="from scratch: train WordPiece (BERT) / BPE (GPT) on the corpus")
+    ] = False,
+    vocab_size: int = 8000,
+    block_size: int = 128,
+    mlm_probability: Annotated[float, typer.Option(help="mlm: share of tokens picked")] = 0.15,
+    whole_word: Annotated[bool, typer.Option(help="mlm: mask whole words")] = False,
+    epochs: float = 1.0,
+    max_steps: Annotated[int | None, typer.Option(help="exact steps (overrides epochs)")] = None,
+    batch_size: int = 32,
+    learning_rate: Annotated[
+        float | None, typer.Option(help="default 1e-4 (continued), 1e-3 (scratch)")
+    ] = None,
+    warmup_ratio: float = 0.06,
+    save_steps: Annotated[int | None, typer.Option(help="checkpoint every N steps")] = None,
+    eval_blocks: Annotated[int, typer.Option(help="held-out blocks scored")] = 200,
+    pseudo_perplexity_texts: Annotated[
+        int, typer.Option(help="mlm: held-out texts for pseudo-perplexity (0 = skip)")
+    ] = 100,
+    probe: Annotated[
+        list[str] | None, typer.Option(help="text with [MASK] (mlm) / prompt (clm), repeatable")
+    ] = None,
+    bf16: Annotated[
+        bool | None, typer.Option("--bf16/--fp32", help="default: bf16 where native and faster")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option(help="continue from the last checkpoint in --out")
+    ] = False,
+    seed: int = 42,
+    as_json: JsonOpt = False,
+) -> None:
+    """Pre-train with MLM or CLM on your text: continued from a model, or --from-scratch."""
+    from plmkit.config import PretrainConfig
+    from plmkit.errors import InvalidInputError
+
+    if objective not in ("mlm", "clm"):
+        raise InvalidInputError(f"unknown objective {objective!r}", "use plm pretrain mlm or clm")
+    config = PretrainConfig(
+        data=data,
+        out=out or f"runs/{objective}",
+        model=model,
+        text_column=text_column,
+        label_column=label_column or None,
+        from_scratch=from_scratch,
+        arch=arch,
+        size=size,
+        tokenizer=tokenizer,
+        train_tokenizer=train_tokenizer,
+        vocab_size=vocab_size,
+        block_size=block_size,
+        mlm_probability=mlm_probability,
+        whole_word=whole_word,
+        epochs=epochs,
+        max_steps=max_steps,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        warmup_ratio=warmup_ratio,
+        save_steps=save_steps,
+        eval_blocks=eval_blocks,
+        pseudo_perplexity_texts=pseudo_perplexity_texts,
+        probes=probe or [],
+        bf16=bf16,
+        resume=resume,
+        seed=seed,
+        show_progress=not as_json,
+    )
+    if objective == "mlm":
+        from plmkit.recipes.pretrain_mlm import pretrain_mlm as run
+    else:
+        from plmkit.recipes.pretrain_clm import pretrain_clm as run
+    result = run(config, on_event=None if as_json else _print_training_event)
+    if as_json:
+        echo_json(result.results)
+        return
+    _print_pretrain_summary(objective, result.results, result.out)
+
+
 def main() -> None:
     app()
 

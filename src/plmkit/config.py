@@ -63,3 +63,109 @@ class GenerateConfig:
         if any(not s for s in self.stop):
             raise InvalidInputError("empty stop string", "pass non-empty --stop values")
         return self
+
+
+@dataclass
+class PretrainConfig:
+    """What `plm pretrain mlm|clm` trains, on which text, and for how long."""
+
+    data: str = "movie-snippets"
+    """Corpus: .txt files (a document a line, or blank-line paragraphs), a glob, the text column
+    of a CSV/JSONL/parquet file or hub dataset, or the built-in movie-snippets."""
+    out: str = "runs/pretrain"
+    """Output directory: the final model, checkpoints, results JSON (plmkit.json)."""
+    model: str | None = None
+    """Model to continue pre-training (alias, hub id, directory); default minilm for mlm,
+    smollm2 for clm. Not used with from_scratch."""
+    text_column: str = "text"
+    """Text column of a table or hub dataset."""
+    label_column: str | None = "label"
+    """Label column of a labelled dataset: used only to hold out the same validation and test
+    rows `plm finetune` evaluates on (no leakage). Without one, eval_fraction is held out."""
+    eval_fraction: float = 0.1
+    """Share of documents held out for evaluation when the data has no labels."""
+    from_scratch: bool = False
+    """Build a new model from a config (arch, size) instead of loading one."""
+    arch: str | None = None
+    """From scratch: bert or distilbert (mlm), gpt2 or llama (clm); default bert / gpt2."""
+    size: str = "tiny"
+    """From scratch: tiny (4 layers, hidden 128) or small (6 layers, hidden 256)."""
+    tokenizer: str | None = None
+    """From scratch without train_tokenizer: whose tokenizer to use (default minilm for mlm,
+    smollm2 for clm)."""
+    train_tokenizer: bool = False
+    """From scratch: train a new tokenizer on the corpus (WordPiece for BERTs, BPE for GPTs)."""
+    vocab_size: int = 8000
+    """Vocabulary size of a trained tokenizer, specials included."""
+    block_size: int = 128
+    """Tokens per packed training block."""
+    mlm_probability: float = 0.15
+    """MLM: share of tokens picked (80% [MASK], 10% random, 10% kept)."""
+    whole_word: bool = False
+    """MLM: pick whole words rather than single sub-word tokens."""
+    epochs: float = 1.0
+    """Passes over the corpus, unless max_steps is given."""
+    max_steps: int | None = None
+    """Train for exactly this many optimizer steps (overrides epochs)."""
+    batch_size: int = 32
+    """Blocks per optimizer step."""
+    learning_rate: float | None = None
+    """Peak learning rate; default 1e-4 when continuing, 1e-3 from scratch."""
+    warmup_ratio: float = 0.06
+    """Share of the steps spent warming the learning rate up, then linear decay."""
+    weight_decay: float = 0.01
+    save_steps: int | None = None
+    """Checkpoint every N steps (default: about four checkpoints a run)."""
+    eval_blocks: int = 200
+    """Held-out blocks scored before and after training (perplexity, masked accuracy)."""
+    pseudo_perplexity_texts: int = 100
+    """MLM: held-out texts scored for pseudo-perplexity (one forward pass per token)."""
+    probes: list[str] = field(default_factory=list)
+    """Shown after training: texts with [MASK] to fill (mlm) or prompts to continue (clm);
+    default: three held-out texts (a middle word masked, or their first words as prompts)."""
+    bf16: bool | None = None
+    """bf16 autocast: None decides from the CPU (native and measured faster)."""
+    resume: bool | str = False
+    """Continue from the last complete checkpoint in `out` (True) or from this checkpoint."""
+    seed: int = 42
+    """One seed for the split, the init, the masks and the data order."""
+    show_progress: bool = True
+
+    def scratch_arch(self, objective: str) -> str:
+        """The architecture to build from scratch: `arch`, or bert (mlm) / gpt2 (clm)."""
+        return self.arch or ("bert" if objective == "mlm" else "gpt2")
+
+    def validate(self, objective: str) -> PretrainConfig:
+        """Check every field for `objective` ("mlm" or "clm"); returns self."""
+        from plmkit.recipes.model_factory import check_arch
+
+        if self.from_scratch:
+            check_arch(self.scratch_arch(objective), self.size, objective)
+        elif self.train_tokenizer:
+            raise InvalidInputError(
+                "--train-tokenizer only goes with --from-scratch: a pre-trained model's "
+                "embeddings belong to its own tokenizer",
+                "add --from-scratch, or drop --train-tokenizer",
+            )
+        for name in ("block_size", "batch_size", "vocab_size", "max_steps", "save_steps"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise InvalidInputError(
+                    f"{name} must be a whole number, got {value!r}",
+                    f"pass --{name.replace('_', '-')} as an integer",
+                )
+            require_positive(value, name)
+        for name in ("epochs", "learning_rate", "eval_blocks"):
+            require_positive(getattr(self, name), name)
+        if self.pseudo_perplexity_texts < 0:
+            raise InvalidInputError(
+                "pseudo_perplexity_texts must be >= 0", "pass 0 to skip pseudo-perplexity"
+            )
+        require_range(self.eval_fraction, "eval_fraction", 0.01, 0.5)
+        require_range(self.warmup_ratio, "warmup_ratio", 0.0, 0.5)
+        require_range(self.mlm_probability, "mlm_probability", 0.01, 0.99)
+        if self.block_size < 8:
+            raise InvalidInputError(
+                f"block_size {self.block_size} is too short to learn from", "use 64 or more"
+            )
+        return self

@@ -240,6 +240,47 @@ def load_masked_lm(spec: ModelSpec | str, dtype: torch.dtype | None = None) -> P
     return model.eval()
 
 
+def load_for_mlm_training(
+    spec: ModelSpec | str, dtype: torch.dtype | None = None
+) -> tuple[PreTrainedModel, list[str]]:
+    """An encoder with an MLM head, in train mode, and the names of head weights made new.
+
+    A checkpoint without a head (the embedded minilm is a bare BertModel) gets a fresh one
+    whose decoder is tied to the word embeddings, as in BERT. A BERT pooler in the checkpoint
+    is kept (BertForMaskedLM has none), so a classifier fine-tuned from the saved model starts
+    from the same pooler as one fine-tuned from the original.
+    """
+    from safetensors import safe_open
+    from transformers import AutoModelForMaskedLM
+    from transformers.models.bert.modeling_bert import BertPooler
+
+    spec = require_kind(spec, "encoder", "pretrain mlm")
+    model, info = _from_pretrained(AutoModelForMaskedLM, spec, dtype, output_loading_info=True)
+    new_head = sorted(info["missing_keys"])
+    inputs, outputs = model.get_input_embeddings(), model.get_output_embeddings()
+    if new_head and outputs is not None and outputs.weight is not inputs.weight:
+        outputs.weight = inputs.weight
+        model.config.tie_word_embeddings = True
+    pooler = {k for k in info["unexpected_keys"] if k.split("pooler.", 1)[0] in ("", "bert.")}
+    if model.config.model_type == "bert" and pooler and getattr(model.bert, "pooler", 1) is None:
+        model.bert.pooler = BertPooler(model.config).to(inputs.weight.dtype)
+        state = {}
+        for file in model_dir(spec).glob("*.safetensors"):
+            with safe_open(str(file), "pt") as handle:
+                for key in pooler & set(handle.keys()):
+                    state[key.split("pooler.", 1)[1]] = handle.get_tensor(key)
+        model.bert.pooler.load_state_dict(state)
+    return model.train(), new_head
+
+
+def load_for_clm_training(
+    spec: ModelSpec | str, dtype: torch.dtype | None = None
+) -> PreTrainedModel:
+    """A decoder with its LM head, in train mode, to continue causal-LM pre-training."""
+    spec = require_kind(spec, "decoder", "pretrain clm")
+    return load_causal_lm(spec, dtype).train()
+
+
 def load_causal_lm(spec: ModelSpec | str, dtype: torch.dtype | None = None) -> PreTrainedModel:
     """A decoder with its LM head, ready for generate() (pad = eos when it has no pad)."""
     from transformers import AutoModelForCausalLM

@@ -1,0 +1,124 @@
+"""Causal-language-model pre-training, GPT's objective, on your own text.
+
+Read top to bottom: split the corpus (held-out = the fine-tuning validation + test rows, or a
+seeded share of unlabelled documents), pick the tokenizer (the model's, or a new byte-level BPE
+one), pack the texts into full blocks with an end-of-text token between documents, load the
+decoder (continued) or build one from a config (from scratch), measure held-out perplexity,
+train, measure it again on the same blocks, save a model `plm generate` can load, and sample a
+few continuations from it for the results JSON.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from plmkit import loading
+from plmkit.config import GenerateConfig, PretrainConfig
+from plmkit.lm_metrics import perplexity
+from plmkit.recipes import pretrain_common as common
+from plmkit.recipes.model_factory import parameter_count, scratch_model
+from plmkit.recipes.pretrain_common import PretrainResult
+from plmkit.training import AtomicTrainer, decide_bf16, resume_checkpoint, save_model_dir
+
+PROBE_BACKEND = "torch-fp32"  # the saved model as `plm generate` loads it; no engine calibration
+SAMPLE = GenerateConfig(max_new_tokens=40, strategy="sample", temperature=0.8, top_k=40)
+
+
+def default_probes(texts: list[str], n: int = 3, words: int = 3) -> list[str]:
+    """The first `words` words of the first `n` held-out texts longer than that."""
+    return [" ".join(t.split()[:words]) for t in texts if len(t.split()) > words][:n]
+
+
+def pretrain_clm(
+    config: PretrainConfig, on_event: Callable[[dict], None] | None = None
+) -> PretrainResult:
+    """Pre-train (or continue pre-training) a decoder with CLM; see the module docstring.
+
+    `on_event` receives progress dicts: {"event": "stage", "stage": ...} for each phase, then
+    the Trainer's events (`training.ProgressCallback`).
+    """
+    from transformers import default_data_collator, set_seed
+
+    started = time.perf_counter()
+    config.validate("clm")
+    emit = on_event or (lambda event: None)
+    resume_from = resume_checkpoint(config.out, config.resume)
+    bf16, dtype_reason = decide_bf16(config.bf16)
+    set_seed(config.seed)
+
+    emit({"event": "stage", "stage": "reading the corpus"})
+    split = common.split_texts(config)
+    tokenizer, tokenizer_info = common.choose_tokenizer(config, "clm", split.train, resume_from)
+    spec, _ = common.model_block(config, "clm")
+
+    emit({"event": "stage", "stage": "loading the model"})
+    if config.from_scratch:
+        model = scratch_model(
+            config.scratch_arch("clm"),
+            config.size,
+            tokenizer,
+            max_positions=common.max_positions(config),
+            seed=config.seed,
+        )
+    else:
+        model = loading.load_for_clm_training(spec)
+    emit({"event": "stage", "stage": "packing the corpus"})
+    positions = getattr(model.config, "max_position_embeddings", None) or model.config.n_positions
+    corpus = common.pack(split, tokenizer, config, positions)
+    held_out = corpus.held_out.input_ids  # (N, L)
+
+    emit({"event": "stage", "stage": "measuring held-out perplexity before training"})
+    eval_batch = max(1, config.batch_size // 2)
+    before = perplexity(model, held_out, batch_size=eval_batch, bf16=bf16)
+    emit({"event": "before", **before})
+
+    training = common.run_trainer(
+        AtomicTrainer,
+        model,
+        tokenizer,
+        corpus.train.to_dataset("clm"),
+        default_data_collator,
+        config,
+        bf16=bf16,
+        resume_from=resume_from,
+        on_event=on_event,
+    )
+
+    emit({"event": "stage", "stage": "measuring held-out perplexity after training"})
+    after = perplexity(model, held_out, batch_size=eval_batch, bf16=bf16)
+    emit({"event": "after", **after})
+    results = common.results_record(
+        "clm",
+        config,
+        spec,
+        split,
+        bf16=bf16,
+        started=started,
+        dtype_reason=dtype_reason,
+        architecture={
+            "class": type(model).__name__,
+            "parameters": parameter_count(model),
+            "from_scratch": config.from_scratch,
+        },
+        tokenizer={**tokenizer_info, "vocab_size": len(tokenizer)},
+        corpus=common.corpus_record(split, corpus),
+        training=training,
+        before=before,
+        after=after,
+    )
+    out = save_model_dir(model.eval(), tokenizer, config.out, results)
+
+    from plmkit.pipelines.generate import generate
+
+    sample = GenerateConfig(**{**SAMPLE.__dict__, "seed": config.seed})
+    results["probes"] = [
+        {
+            "prompt": prompt,
+            "continuation": generate(prompt, str(out), sample, backend=PROBE_BACKEND).text,
+        }
+        for prompt in config.probes or default_probes(split.held_out)
+    ]
+    results["wall_seconds"] = round(time.perf_counter() - started, 1)
+    common.write_results(out, results)
+    return PretrainResult(out=out, results=results)

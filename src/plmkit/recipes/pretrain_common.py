@@ -1,0 +1,279 @@
+"""What MLM and CLM pre-training share: the held-out split, the tokenizer, the packed corpus,
+the Trainer run (through `plmkit.training`) and the results record.
+
+The held-out split. A labelled dataset (movie-snippets, a table with a label column) holds out
+exactly the validation and test rows `plm finetune` carves for the same seed, so a model
+pre-trained here and then fine-tuned has never seen the texts it is tested on; every other
+text of the corpus (movie-snippets' neutral sentences included) is trained on. Unlabelled text
+holds out a seeded `eval_fraction` of its documents. The tokenizer, when trained, sees only the
+training texts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from plmkit import loading
+from plmkit.config import PretrainConfig
+from plmkit.errors import DataError, InvalidInputError
+from plmkit.packing import PackedCorpus, pack_corpus
+from plmkit.registry import ModelSpec, resolve
+from plmkit.training import (
+    AtomicTrainer,
+    ProgressCallback,
+    run_record,
+    total_steps,
+    training_arguments,
+)
+
+DEFAULT_MODEL = {"mlm": "minilm", "clm": "smollm2"}
+LEARNING_RATE = {"continued": 1e-4, "scratch": 1e-3}
+CHECKPOINTS_PER_RUN = 4
+
+
+@dataclass
+class PretrainResult:
+    out: Path
+    """The saved model directory (also holds the checkpoints)."""
+    results: dict[str, Any]
+    """What was written to `out/plmkit.json`."""
+
+
+@dataclass
+class TextSplit:
+    train: list[str]
+    held_out: list[str]
+    held_out_from: str
+    """How the held-out texts were chosen, for the results JSON."""
+
+    def data_hash(self) -> str:
+        """sha256 of the training and held-out texts, in order."""
+        digest = hashlib.sha256()
+        for part in (self.train, self.held_out):
+            for text in part:
+                digest.update(text.encode("utf-8") + b"\n")
+            digest.update(b"\x00")
+        return digest.hexdigest()
+
+
+def split_texts(config: PretrainConfig) -> TextSplit:
+    """Training and held-out texts of `config.data` (see the module docstring)."""
+    from plmkit.data import load_dataset_splits, load_texts
+
+    texts = load_texts(config.data, config.text_column)
+    splits = None
+    if config.label_column:
+        try:
+            splits = load_dataset_splits(
+                config.data,
+                text_column=config.text_column,
+                label_column=config.label_column,
+                seed=config.seed,
+                drop_empty=True,
+            )
+        except DataError:  # .txt files, no label column, one class: no fine-tuning split
+            splits = None
+    if splits is not None and ("validation" in splits or "test" in splits):
+        held = [t for name in ("validation", "test") if name in splits for t in splits[name].texts]
+        held_set = set(held)
+        train = [t for t in texts if t not in held_set]
+        how = f"the validation + test rows `plm finetune` holds out (seed {config.seed})"
+    else:
+        order = list(range(len(texts)))
+        random.Random(config.seed).shuffle(order)
+        n_held = max(1, round(config.eval_fraction * len(texts)))
+        held_rows = set(order[:n_held])
+        held = [t for i, t in enumerate(texts) if i in held_rows]
+        train = [t for i, t in enumerate(texts) if i not in held_rows]
+        how = f"a random {config.eval_fraction:.0%} of the documents (seed {config.seed})"
+    if not train or not held:
+        raise DataError(
+            f"{config.data} has {len(texts)} documents: too few to hold some out for evaluation",
+            fix="add text (a few hundred sentences at least)",
+        )
+    return TextSplit(train=train, held_out=held, held_out_from=how)
+
+
+def choose_tokenizer(
+    config: PretrainConfig, objective: str, train_texts: list[str], resume_from: str | None
+) -> tuple[Any, dict[str, Any]]:
+    """The tokenizer to train with, and a description of where it came from."""
+    if not config.from_scratch:
+        name = config.model or DEFAULT_MODEL[objective]
+        return loading.load_tokenizer(name), {"source": name, "trained": False}
+    if config.train_tokenizer:
+        from plmkit.tokenizer_training import kind_for_arch, train_tokenizer
+
+        kind = kind_for_arch(config.scratch_arch(objective))
+        if resume_from is not None:  # the checkpoint holds the tokenizer the run started with
+            tokenizer = loading.load_tokenizer(resume_from)
+        else:
+            tokenizer = train_tokenizer(
+                train_texts, kind, config.vocab_size, model_max_length=max_positions(config)
+            )
+        return tokenizer, {"source": "trained on the training texts", "kind": kind, "trained": True}
+    name = config.tokenizer or DEFAULT_MODEL[objective]
+    return loading.load_tokenizer(name), {"source": name, "trained": False}
+
+
+def max_positions(config: PretrainConfig) -> int:
+    """Position embeddings of a from-scratch model: room for generation past one block."""
+    return max(512, config.block_size)
+
+
+@dataclass
+class Corpus:
+    train: PackedCorpus
+    held_out: PackedCorpus
+    """At most `eval_blocks` blocks of the held-out texts."""
+
+
+def pack(split: TextSplit, tokenizer: Any, config: PretrainConfig, model_max_length: int) -> Corpus:
+    """Tokenize once, concatenate and cut both parts into blocks (cached by content hash)."""
+    if config.block_size > model_max_length:
+        raise InvalidInputError(
+            f"block_size {config.block_size} is longer than the model's {model_max_length} "
+            "positions",
+            f"use --block-size {min(model_max_length, 512)} or less",
+        )
+    train = pack_corpus(
+        split.train, tokenizer, config.block_size, show_progress=config.show_progress
+    )
+    try:
+        held = pack_corpus(split.held_out, tokenizer, config.block_size)
+    except InvalidInputError as error:
+        raise DataError(
+            f"the held-out text is shorter than one block of {config.block_size} tokens",
+            fix=f"use a smaller --block-size or more text ({error.message})",
+        ) from None
+    keep = min(held.n_blocks, config.eval_blocks)
+    held = replace(
+        held,
+        input_ids=held.input_ids[:keep],
+        special_tokens_mask=held.special_tokens_mask[:keep],
+    )
+    return Corpus(train=train, held_out=held)
+
+
+def corpus_record(split: TextSplit, corpus: Corpus) -> dict[str, Any]:
+    train = corpus.train
+    return {
+        "held_out_from": split.held_out_from,
+        "train_documents": train.n_docs,
+        "held_out_documents": len(split.held_out),
+        "block_size": train.block_size,
+        "train_blocks": train.n_blocks,
+        "train_tokens": train.n_tokens,
+        "dropped_tail_tokens": train.n_dropped_tokens,
+        "separators": train.mode,
+        "padding_fraction": train.padding_fraction,
+        "held_out_blocks": corpus.held_out.n_blocks,
+        "cache": str(train.cache_path) if train.cache_path else None,
+        "from_cache": train.from_cache,
+    }
+
+
+def run_trainer(
+    trainer_class: type[AtomicTrainer],
+    model: Any,
+    tokenizer: Any,
+    dataset: Any,
+    collator: Any,
+    config: PretrainConfig,
+    *,
+    bf16: bool,
+    resume_from: str | None,
+    on_event: Callable[[dict], None] | None,
+) -> dict[str, Any]:
+    """Train with plmkit's shared Trainer plumbing; returns the training figures."""
+    learning_rate = (
+        config.learning_rate or LEARNING_RATE["scratch" if config.from_scratch else "continued"]
+    )
+    steps = config.max_steps or total_steps(len(dataset), config.batch_size, config.epochs)
+    args = training_arguments(
+        config.out,
+        train_size=len(dataset),
+        batch_size=config.batch_size,
+        epochs=config.epochs,
+        learning_rate=learning_rate,
+        warmup_ratio=config.warmup_ratio,
+        weight_decay=config.weight_decay,
+        seed=config.seed,
+        max_steps=config.max_steps,
+        bf16=bf16,
+        group_by_length=False,  # every block has the same length
+        evaluate=False,  # held-out figures are taken before and after, not during
+        save_steps=config.save_steps or max(1, -(-steps // CHECKPOINTS_PER_RUN)),
+        remove_unused_columns=False,  # MlmCollator reads special_tokens_mask
+    )
+    progress = ProgressCallback(on_event)
+    trainer = trainer_class(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        data_collator=collator,
+        processing_class=tokenizer,
+        callbacks=[progress],
+    )
+    output = trainer.train(resume_from_checkpoint=resume_from)
+    losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
+    return {
+        "steps": trainer.state.global_step,
+        "learning_rate": learning_rate,
+        "resumed_from": resume_from,
+        "train_loss": round(output.training_loss, 4),
+        "last_logged_loss": losses[-1] if losses else None,
+        "seconds_in_steps": round(progress.seconds, 2),
+        "tokens_per_second": round(progress.tokens / progress.seconds, 1)
+        if progress.seconds
+        else None,
+        "samples_per_second": round(progress.samples_per_second, 2),
+        "tokens_trained": progress.tokens,
+    }
+
+
+def model_block(config: PretrainConfig, objective: str) -> tuple[ModelSpec | None, dict | None]:
+    """The spec of the starting model (None from scratch) and the record's model block then."""
+    if not config.from_scratch:
+        return resolve(config.model or DEFAULT_MODEL[objective]), None
+    arch = config.scratch_arch(objective)
+    return None, {"name": f"{arch}-{config.size}", "source": "scratch", "revision": None}
+
+
+def results_record(
+    objective: str,
+    config: PretrainConfig,
+    spec: ModelSpec | None,
+    split: TextSplit,
+    *,
+    bf16: bool,
+    started: float,
+    **parts: Any,
+) -> dict[str, Any]:
+    """The results JSON: provenance (training.run_record) plus this run's figures."""
+    _, scratch = model_block(config, objective)
+    record = run_record(
+        seed=config.seed,
+        spec=spec,
+        data_hash=split.data_hash(),
+        bf16=bf16,
+        task=f"pretrain-{objective}",
+        config=asdict(config),
+        **parts,
+    )
+    if scratch is not None:
+        record["model"] = scratch
+    record["wall_seconds"] = round(time.perf_counter() - started, 1)
+    return record
+
+
+def write_results(out: str | Path, record: dict[str, Any]) -> Path:
+    from plmkit.training import RESULTS_FILE, write_json_atomic
+
+    return write_json_atomic(Path(out) / RESULTS_FILE, record)

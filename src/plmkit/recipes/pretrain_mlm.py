@@ -1,0 +1,188 @@
+"""Masked-language-model pre-training, BERT's objective, on your own text.
+
+Read top to bottom: split the corpus (held-out = the fine-tuning validation + test rows), pick
+the tokenizer (the model's, or a new WordPiece one), pack the texts into full blocks, load the
+model (continued: the checkpoint plus, when it has none, a fresh MLM head tied to the word
+embeddings; from scratch: a config), score the held-out blocks, train, score them again on the
+same masks, save a model `plm fill-mask` and `plm finetune` can load.
+
+Masking is `MlmCollator`: 15% of non-special tokens picked, 80% [MASK] / 10% random / 10% kept,
+optionally whole words; the split it actually applied during training goes in the results.
+The loss is computed at the picked positions only (`lm_metrics.masked_logits`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch.nn.functional as F
+
+from plmkit import loading
+from plmkit.config import PretrainConfig
+from plmkit.errors import InvalidInputError
+from plmkit.lm_metrics import masked_lm_metrics, masked_logits, pseudo_perplexity
+from plmkit.masking import MlmCollator
+from plmkit.recipes import pretrain_common as common
+from plmkit.recipes.model_factory import parameter_count, scratch_model
+from plmkit.recipes.pretrain_common import PretrainResult
+from plmkit.training import AtomicTrainer, decide_bf16, resume_checkpoint, save_model_dir
+
+
+class MlmTrainer(AtomicTrainer):
+    """`AtomicTrainer` whose loss scores the MLM head at the picked positions only."""
+
+    loss_is_scaled_for_ga = False  # a per-batch mean: the Trainer divides by accumulation
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        logits, targets = masked_logits(model, inputs)  # (P, V), (P,)
+        loss = F.cross_entropy(logits.float(), targets)
+        return (loss, None) if return_outputs else loss
+
+
+def evaluate_mlm(
+    model: Any,
+    tokenizer: Any,
+    corpus: common.Corpus,
+    texts: list[str],
+    config: PretrainConfig,
+    bf16: bool,
+) -> dict[str, Any]:
+    """Masked-token accuracy / loss on the held-out blocks, and pseudo-perplexity on texts."""
+    scores = masked_lm_metrics(
+        model,
+        corpus.held_out.to_dataset("mlm"),
+        tokenizer,
+        seed=config.seed,
+        mlm_probability=config.mlm_probability,
+        whole_word=config.whole_word,
+        batch_size=config.batch_size,
+        bf16=bf16,
+    )
+    if config.pseudo_perplexity_texts:
+        scores["pseudo_perplexity"] = pseudo_perplexity(
+            model,
+            tokenizer,
+            texts[: config.pseudo_perplexity_texts],
+            max_length=config.block_size,
+            bf16=bf16,
+        )
+    return scores
+
+
+def default_probes(texts: list[str], mask: str, n: int = 3) -> list[str]:
+    """The first `n` held-out texts of 3+ words with their middle word masked."""
+    probes = []
+    for text in texts:
+        words = text.split()
+        if len(words) >= 3:
+            words[len(words) // 2] = mask
+            probes.append(" ".join(words))
+        if len(probes) == n:
+            break
+    return probes
+
+
+def pretrain_mlm(
+    config: PretrainConfig, on_event: Callable[[dict], None] | None = None
+) -> PretrainResult:
+    """Pre-train (or continue pre-training) an encoder with MLM; see the module docstring.
+
+    `on_event` receives progress dicts: {"event": "stage", "stage": ...} for each phase, then
+    the Trainer's events (`training.ProgressCallback`).
+    """
+    from transformers import set_seed
+
+    started = time.perf_counter()
+    config.validate("mlm")
+    emit = on_event or (lambda event: None)
+    resume_from = resume_checkpoint(config.out, config.resume)
+    bf16, dtype_reason = decide_bf16(config.bf16)
+    set_seed(config.seed)
+
+    emit({"event": "stage", "stage": "reading the corpus"})
+    split = common.split_texts(config)
+    tokenizer, tokenizer_info = common.choose_tokenizer(config, "mlm", split.train, resume_from)
+    if any("[MASK]" not in probe for probe in config.probes):
+        raise InvalidInputError(
+            "every --probe for mlm needs a [MASK] to fill", 'e.g. --probe "this movie was [MASK] ."'
+        )
+    spec, _ = common.model_block(config, "mlm")
+
+    emit({"event": "stage", "stage": "loading the model"})
+    if config.from_scratch:
+        arch = config.scratch_arch("mlm")
+        model = scratch_model(
+            arch,
+            config.size,
+            tokenizer,
+            max_positions=common.max_positions(config),
+            seed=config.seed,
+        )
+        new_head = ["all weights (from scratch)"]
+    else:
+        model, new_head = loading.load_for_mlm_training(spec)
+    emit({"event": "stage", "stage": "packing the corpus"})
+    corpus = common.pack(split, tokenizer, config, model.config.max_position_embeddings)
+
+    emit({"event": "stage", "stage": "scoring the held-out text before training"})
+    before = evaluate_mlm(model, tokenizer, corpus, split.held_out, config, bf16)
+    emit({"event": "before", **before})
+
+    collator = MlmCollator(
+        tokenizer,
+        mlm_probability=config.mlm_probability,
+        whole_word=config.whole_word,
+        seed=config.seed,
+    )
+    training = common.run_trainer(
+        MlmTrainer,
+        model,
+        tokenizer,
+        corpus.train.to_dataset("mlm"),
+        collator,
+        config,
+        bf16=bf16,
+        resume_from=resume_from,
+        on_event=on_event,
+    )
+
+    emit({"event": "stage", "stage": "scoring the held-out text after training"})
+    after = evaluate_mlm(model, tokenizer, corpus, split.held_out, config, bf16)
+    emit({"event": "after", **after})
+    results = common.results_record(
+        "mlm",
+        config,
+        spec,
+        split,
+        bf16=bf16,
+        started=started,
+        dtype_reason=dtype_reason,
+        architecture={
+            "class": type(model).__name__,
+            "parameters": parameter_count(model),
+            "from_scratch": config.from_scratch,
+            "new_weights": new_head,
+            "decoder_tied_to_word_embeddings": model.get_output_embeddings().weight
+            is model.get_input_embeddings().weight,
+        },
+        tokenizer={**tokenizer_info, "vocab_size": len(tokenizer)},
+        corpus=common.corpus_record(split, corpus),
+        masking_during_training=collator.stats.as_dict(),
+        training=training,
+        before=before,
+        after=after,
+    )
+    out = save_model_dir(model.eval(), tokenizer, config.out, results)
+
+    from plmkit.pipelines.fill_mask import fill_mask
+
+    probes = config.probes or default_probes(split.held_out, tokenizer.mask_token)
+    results["probes"] = [
+        {"text": text, "top": [c.token for c in fill_mask(text, str(out), top_k=5)[0]]}
+        for text in probes
+    ]
+    results["wall_seconds"] = round(time.perf_counter() - started, 1)
+    common.write_results(out, results)
+    return PretrainResult(out=out, results=results)
