@@ -97,3 +97,16 @@ def test_empty_prompt(tiny_gpt2_dir):
 def test_beam_cannot_stream(tiny_gpt2_dir):
     with pytest.raises(InvalidInputError, match="beam"):
         generate("a", str(tiny_gpt2_dir), GenerateConfig(strategy="beam"), on_text=print)
+
+
+def test_gpt2_without_pad_token_warns_nothing(tiny_gpt2_dir, capfd):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for strategy in ("greedy", "sample", "beam"):
+            generate(
+                "the cat", str(tiny_gpt2_dir), GenerateConfig(max_new_tokens=4, strategy=strategy)
+            )
+    err = capfd.readouterr().err
+    assert "pad_token_id" not in err and "attention mask" not in err, err
