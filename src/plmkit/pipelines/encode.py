@@ -1,6 +1,7 @@
 """`plm encode`: token states and pooled sentence embeddings.
 
-Inputs are sorted by length and batched, then returned in input order.
+Inputs are sorted by length and batched, then returned in input order. The forward pass
+runs on a backend from `plmkit.backends` (`auto`: the fastest one that agrees with fp32).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from plmkit import loading
+from plmkit import backends, loading
 from plmkit.batching import length_sorted_batches, restore_order
 from plmkit.errors import InvalidInputError
 from plmkit.pooling import POOLINGS, default_pooling, pool
@@ -44,8 +45,12 @@ def encode(
     max_length: int | None = None,
     return_token_states: bool = False,
     show_progress: bool = False,
+    backend: str = "auto",
 ) -> EncodeResult:
-    """Encode texts; pooling and normalize default to the checkpoint's own settings."""
+    """Encode texts; pooling and normalize default to the checkpoint's own settings.
+
+    `backend`: auto, torch-fp32, torch-bf16, torch-int8, onnx-fp32, onnx-int8 (or an alias).
+    """
     texts = require_texts(texts)
     require_positive(batch_size, "batch_size")
     if pooling is not None and pooling not in POOLINGS:
@@ -53,7 +58,7 @@ def encode(
             f"unknown pooling '{pooling}'", f"use one of: {', '.join(POOLINGS)}"
         )
     tokenizer = loading.cached("tokenizer", model)
-    encoder = loading.cached("encoder", model)
+    encoder = backends.load_encoder_backend(model, "embed", backend)
     ckpt_pooling, ckpt_normalize = default_pooling(loading.model_dir(model))
     pooling = pooling or ckpt_pooling
     normalize = ckpt_normalize if normalize is None else normalize
@@ -66,11 +71,11 @@ def encode(
     results: list[tuple[int, tuple]] = []
     batches = list(length_sorted_batches([len(x) for x in ids], batch_size))
     for batch in progress(batches, "encoding", enabled=show_progress):
-        padded = tokenizer.pad({"input_ids": [ids[i] for i in batch]}, return_tensors="pt")
+        padded = tokenizer.pad({"input_ids": [ids[i] for i in batch]}, return_tensors="np")
         # _forward
-        with torch.inference_mode():
-            states = encoder(**padded).last_hidden_state  # (B, T, H)
-            pooled = pool(states, padded["attention_mask"], pooling, normalize)  # (B, H)
+        states = torch.from_numpy(encoder.forward(padded["input_ids"], padded["attention_mask"]))
+        mask = torch.from_numpy(padded["attention_mask"])
+        pooled = pool(states, mask, pooling, normalize)  # (B, T, H) -> (B, H)
         # postprocess
         for row, index in enumerate(batch):
             length = len(ids[index])

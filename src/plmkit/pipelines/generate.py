@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from plmkit import loading
+from plmkit import backends, loading
 from plmkit.config import GenerateConfig
 from plmkit.errors import InvalidInputError, WrongModelKindError
 from plmkit.validation import require_messages, require_texts
@@ -131,11 +131,56 @@ def _cut_at_stop(text: str, stops: list[str]) -> tuple[str, bool]:
     return (text[: min(hits)], True) if hits else (text, False)
 
 
+def _engine(model: str, backend: str, config: GenerateConfig) -> backends.CausalLMBackend:
+    """The decoder backend; beam search needs HF generate, so it runs on torch."""
+    if config.strategy != "beam":
+        return backends.load_causal_lm_backend(model, backend)
+    if backend == "auto":
+        backend = "torch-fp32"
+    engine = backends.load_causal_lm_backend(model, backend)
+    if getattr(engine, "model", None) is None:
+        raise InvalidInputError(
+            f"beam search is not available on backend '{engine.name}'",
+            "use --backend torch-fp32 (or auto) with --strategy beam, or greedy/sample",
+        )
+    return engine
+
+
+def _sampling(config: GenerateConfig) -> backends.Sampling:
+    return backends.Sampling(
+        greedy=config.strategy == "greedy",
+        temperature=config.temperature,
+        top_k=config.top_k,
+        top_p=config.top_p,
+        repetition_penalty=config.repetition_penalty,
+        seed=config.seed,
+    )
+
+
+def _stream(
+    engine: backends.CausalLMBackend,
+    prompt_ids: list[int],
+    max_new_tokens: int,
+    config: GenerateConfig,
+    streamer: _CallbackStreamer,
+) -> list[int]:
+    """New ids from a non-torch engine, fed to `streamer`; stops at a stop string."""
+    streamer.put(torch.tensor(prompt_ids))  # the streamer skips its first call (the prompt)
+    new_ids: list[int] = []
+    for token in engine.stream(prompt_ids, max_new_tokens, _sampling(config)):
+        new_ids.append(token)
+        streamer.put(torch.tensor([token]))
+        if streamer.stopped:
+            break
+    return new_ids
+
+
 def generate(
     prompt: str | list[dict],
     model: str = "smollm2",
     config: GenerateConfig | None = None,
     on_text: Callable[[str], None] | None = None,
+    backend: str = "auto",
 ) -> GenerateResult:
     """Continue `prompt` (a text, or chat messages). `on_text` receives text as it is
     produced (greedy/sample only)."""
@@ -151,7 +196,8 @@ def generate(
             "use --no-stream with --strategy beam, or greedy/sample",
         )
     tokenizer = loading.cached("tokenizer", model)
-    lm = loading.cached("causal_lm", model)
+    engine = _engine(model, backend, config)
+    lm = getattr(engine, "model", None)  # torch backends run HF generate (beam, stop strings)
     # preprocess
     text = build_prompt(prompt, tokenizer, config)
     inputs = tokenizer(text, return_tensors="pt", add_special_tokens=not config.chat)
@@ -164,21 +210,23 @@ def generate(
         torch.manual_seed(config.seed)
     # _forward
     start = time.perf_counter()
-    with torch.inference_mode():
-        output = lm.generate(
-            **inputs,
-            **kwargs,
-            pad_token_id=lm.generation_config.pad_token_id,
-            streamer=streamer if config.strategy != "beam" else None,
-        )
+    if lm is not None:
+        with torch.inference_mode():
+            output = lm.generate(
+                **inputs,
+                **kwargs,
+                pad_token_id=lm.generation_config.pad_token_id,
+                streamer=streamer if config.strategy != "beam" else None,
+            )
+        new_ids = output[0, prompt_tokens:].tolist()
+    else:
+        limit = kwargs.get("max_new_tokens") or kwargs["max_length"] - prompt_tokens
+        new_ids = _stream(engine, inputs["input_ids"][0].tolist(), limit, config, streamer)
     seconds = time.perf_counter() - start
     # postprocess
-    new_ids = output[0, prompt_tokens:].tolist()
     completion = tokenizer.decode(new_ids, skip_special_tokens=True)
     completion, stopped = _cut_at_stop(completion, config.stop)
-    eos = lm.generation_config.eos_token_id
-    eos_ids = set(eos if isinstance(eos, list) else [eos])
-    stopped = stopped or bool(new_ids and new_ids[-1] in eos_ids)
+    stopped = stopped or bool(new_ids and new_ids[-1] in engine.eos_token_ids)
     if on_text is not None:
         streamer.end()
     first = streamer.first_token_at

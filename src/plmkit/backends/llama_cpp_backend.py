@@ -1,0 +1,146 @@
+"""llama.cpp on the GGUF a decoder ships (smollm2's Q4_1), through llama-cpp-python.
+
+llama-cpp-python is an optional extra built from source (`make fast-llama`, about 7-12
+minutes on 2 cores), so it is imported only when this backend is used. It reads the
+GGUF directly: no conversion, and the weights are memory-mapped, so it starts fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+
+from plmkit import loading
+from plmkit.backends.base import CausalLMBackend, Sampling
+from plmkit.errors import BackendUnavailableError
+from plmkit.hardware import cpu_info
+
+CONTEXT = 2048
+
+
+class LlamaCppCausalLM(CausalLMBackend):
+    name = "llama-cpp"
+
+    def __init__(self, model: str) -> None:
+        from llama_cpp import Llama
+
+        path = loading.gguf_file(model)
+        if path is None:
+            raise BackendUnavailableError(
+                f"'{model}' has no GGUF file, which the llama-cpp backend needs",
+                "use --backend ct2-int8 or torch-fp32, or put a .gguf in the model directory",
+            )
+        self.llm = Llama(
+            model_path=str(path),
+            n_ctx=CONTEXT,
+            n_batch=512,
+            n_threads=cpu_info().threads,
+            verbose=False,
+        )
+        self.eos_token_ids = frozenset({self.llm.token_eos()})
+
+    def stream(
+        self, prompt_ids: Sequence[int], max_new_tokens: int, sampling: Sampling
+    ) -> Iterator[int]:
+        if not sampling.greedy and sampling.seed is not None:
+            self.llm.set_seed(sampling.seed)
+        steps = self.llm.generate(
+            list(prompt_ids),
+            top_k=1 if sampling.greedy else sampling.top_k,
+            top_p=sampling.top_p,
+            temp=0.0 if sampling.greedy else sampling.temperature,
+            repeat_penalty=sampling.repetition_penalty,
+            reset=True,
+        )
+        for count, token in enumerate(steps, 1):
+            yield token
+            if token in self.eos_token_ids or count >= max_new_tokens:
+                return
+
+    def generate_batch(
+        self, prompts: Sequence[Sequence[int]], max_new_tokens: int, sampling: Sampling
+    ) -> list[list[int]]:
+        """All prompts decoded together: one llama_decode per step for every live sequence.
+
+        Decoding is bound by reading the weights, so 8 sequences cost little more per step
+        than one. A second context holds one KV-cache sequence per prompt.
+        """
+        import llama_cpp
+        import torch
+        from llama_cpp._internals import LlamaBatch, LlamaContext
+
+        from plmkit.backends.torch_backend import pick_token
+
+        threads = cpu_info().threads
+        params = llama_cpp.llama_context_default_params()
+        params.n_ctx = sum(len(p) + max_new_tokens for p in prompts) + 64
+        params.n_batch = params.n_ubatch = 512
+        params.n_seq_max = len(prompts)
+        params.kv_unified = True
+        params.n_threads = params.n_threads_batch = threads
+        context = LlamaContext(model=self.llm._model, params=params, verbose=False)
+        batch = LlamaBatch(n_tokens=max(512, len(prompts)), embd=0, n_seq_max=1, verbose=False)
+        vocab = self.llm.n_vocab()
+        generator = torch.Generator().manual_seed(sampling.seed or 0)
+
+        def logits(row: int) -> torch.Tensor:
+            values = np.ctypeslib.as_array(context.get_logits_ith(row), shape=(vocab,))
+            return torch.from_numpy(values.copy())
+
+        try:
+            histories = [list(p) for p in prompts]
+            outputs: list[list[int]] = [[] for _ in prompts]
+            pending = {}  # sequence -> its next token
+            for seq, prompt in enumerate(prompts):
+                for start in range(0, len(prompt), 512):
+                    chunk = list(prompt[start : start + 512])
+                    batch.reset()
+                    batch.add_sequence(chunk, seq, logits_all=False)
+                    for i in range(len(chunk)):
+                        batch.batch.pos[i] = start + i
+                    context.decode(batch)
+                pending[seq] = pick_token(
+                    logits(len(chunk) - 1), sampling, histories[seq], generator
+                )
+            while pending:
+                live = []
+                for seq, token in pending.items():
+                    outputs[seq].append(token)
+                    histories[seq].append(token)
+                    if token not in self.eos_token_ids and len(outputs[seq]) < max_new_tokens:
+                        live.append(seq)
+                if not live:
+                    break
+                batch.reset()
+                batch.batch.n_tokens = len(live)
+                for row, seq in enumerate(live):
+                    batch.batch.token[row] = histories[seq][-1]
+                    batch.batch.pos[row] = len(histories[seq]) - 1
+                    batch.batch.seq_id[row][0] = seq
+                    batch.batch.n_seq_id[row] = 1
+                    batch.batch.logits[row] = True
+                context.decode(batch)
+                pending = {
+                    seq: pick_token(logits(row), sampling, histories[seq], generator)
+                    for row, seq in enumerate(live)
+                }
+            return outputs
+        finally:
+            batch.close()
+            context.close()
+
+    def token_logprobs(self, ids: Sequence[int]) -> np.ndarray:
+        """One token at a time: without logits_all only the last position's logits exist."""
+        self.llm.reset()
+        self.llm.eval([ids[0]])
+        out = []
+        for token in ids[1:]:
+            logits = np.asarray(self.llm.scores[self.llm.n_tokens - 1], dtype=np.float64)
+            top = logits.max()
+            out.append(logits[token] - top - np.log(np.exp(logits - top).sum()))
+            self.llm.eval([token])
+        return np.asarray(out, dtype=np.float32)
+
+    def close(self) -> None:
+        self.llm.close()

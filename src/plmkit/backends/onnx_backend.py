@@ -1,0 +1,34 @@
+"""ONNX Runtime encoders: the exported graph in fp32, or dynamically quantised to int8.
+
+onnxruntime is optional (`pip install plmkit[fast]`); this module is imported only when an
+`onnx-*` backend is asked for, so a missing package costs nothing until then.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from plmkit import loading
+from plmkit.backends.base import EncoderBackend, Task
+from plmkit.hardware import cpu_info
+
+
+class OnnxEncoder(EncoderBackend):
+    def __init__(self, model: str, task: Task, quantization: str = "int8") -> None:
+        import onnxruntime as ort
+
+        self.name, self.task = f"onnx-{quantization}", task
+        self.config = loading.load_config(model)
+        path = loading.onnx_encoder_file(model, task, quantization)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = cpu_info().threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def forward(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        feeds = {
+            "input_ids": np.ascontiguousarray(input_ids, dtype=np.int64),
+            "attention_mask": np.ascontiguousarray(attention_mask, dtype=np.int64),
+        }
+        return self.session.run(None, feeds)[0]  # (B, T, H) or (B, C)

@@ -1,0 +1,114 @@
+"""Backend names -> what they run on, what they need installed, and how to install it.
+
+Plain data, like `plmkit.registry` for models. Whether an optional engine is installed is
+answered with `importlib.util.find_spec`, which does not import it (keeps start-up fast).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+
+from plmkit.errors import BackendUnavailableError
+from plmkit.registry import Kind
+
+FAST_EXTRA = "pip install 'plmkit[fast]'"
+LLAMA_EXTRA = "make fast-llama  (builds llama-cpp-python from source, about 10 minutes)"
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    name: str
+    kinds: tuple[Kind, ...]
+    description: str
+    requires: tuple[str, ...] = ()
+    """Python modules that must be importable."""
+    install: str = ""
+    """How to get the `requires` modules."""
+
+
+BACKENDS: dict[str, BackendSpec] = {
+    spec.name: spec
+    for spec in (
+        BackendSpec("torch-fp32", ("encoder", "decoder"), "PyTorch fp32, the reference"),
+        BackendSpec(
+            "torch-bf16",
+            ("encoder", "decoder"),
+            "PyTorch with bf16 weights (fast only with native bf16: AVX-512 BF16 / AMX)",
+        ),
+        BackendSpec("torch-int8", ("encoder",), "PyTorch dynamic int8 on Linear layers"),
+        BackendSpec("onnx-fp32", ("encoder",), "ONNX Runtime, fp32", ("onnxruntime",), FAST_EXTRA),
+        BackendSpec(
+            "onnx-int8",
+            ("encoder",),
+            "ONNX Runtime, dynamic int8",
+            ("onnxruntime", "onnx"),
+            FAST_EXTRA,
+        ),
+        BackendSpec(
+            "ct2-int8", ("decoder",), "CTranslate2 int8 (batched)", ("ctranslate2",), FAST_EXTRA
+        ),
+        BackendSpec(
+            "llama-cpp",
+            ("decoder",),
+            "llama.cpp on the model's GGUF (smollm2: Q4_1)",
+            ("llama_cpp",),
+            LLAMA_EXTRA,
+        ),
+    )
+}
+
+ALIASES: dict[Kind, dict[str, str]] = {
+    "encoder": {"torch": "torch-fp32", "fp32": "torch-fp32", "bf16": "torch-bf16",
+                "int8": "torch-int8", "onnx": "onnx-int8"},
+    "decoder": {"torch": "torch-fp32", "fp32": "torch-fp32", "bf16": "torch-bf16",
+                "int8": "ct2-int8", "ct2": "ct2-int8", "llama": "llama-cpp",
+                "llama.cpp": "llama-cpp"},
+}  # fmt: skip
+
+
+def _module_missing(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is None
+    except (ImportError, ValueError):
+        return True
+
+
+def missing(name: str) -> str | None:
+    """None when `name` can run here, else why not and how to fix it."""
+    spec = BACKENDS[name]
+    absent = [m for m in spec.requires if _module_missing(m)]
+    if absent:
+        return f"{', '.join(absent)} not installed ({spec.install})"
+    return None
+
+
+def names(kind: Kind) -> list[str]:
+    return [n for n, spec in BACKENDS.items() if kind in spec.kinds]
+
+
+def installed(kind: Kind) -> list[str]:
+    return [n for n in names(kind) if missing(n) is None]
+
+
+def canonical(name: str, kind: Kind) -> str:
+    """'bf16' -> 'torch-bf16'...; unknown names and wrong-kind names raise with the list."""
+    name = ALIASES[kind].get(name.strip().lower(), name.strip().lower())
+    if name == "auto" or name in names(kind):
+        return name
+    raise BackendUnavailableError(
+        f"unknown {kind} backend '{name}'",
+        f"use auto or one of: {', '.join(names(kind))} (installed here: "
+        f"{', '.join(installed(kind))})",
+    )
+
+
+def require_installed(name: str, kind: Kind) -> str:
+    """The canonical name of an explicitly requested backend, or a clear error."""
+    name = canonical(name, kind)
+    if name != "auto" and (why := missing(name)):
+        raise BackendUnavailableError(
+            f"backend '{name}' is not available: {why}",
+            f"install it, or use --backend auto (installed: {', '.join(installed(kind))})",
+        )
+    return name

@@ -1,0 +1,273 @@
+"""`--backend auto`: the fastest installed backend that agrees with fp32, measured once.
+
+For each candidate we time a few built-in sentences (encoders) or tokens (decoders) and
+check it against torch fp32 on the same inputs:
+- embeddings: mean cosine of mean-pooled token states >= EMBED_MIN_COSINE;
+- classification: argmax agreement >= CLASSIFY_MIN_AGREEMENT;
+- generation: perplexity of fp32's own greedy text, candidate / fp32 <= DECODE_MAX_PPL_RATIO.
+The winner is cached in `cache_dir()/backends.json`, keyed by model (and its weights'
+mtime), task, CPU, thread count and the versions of every engine, so later runs load only
+the winner. Candidates that are not installed or fail to load are skipped with a note.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from plmkit.backends import registry
+from plmkit.backends.base import CausalLMBackend, EncoderBackend, Sampling, Task
+from plmkit.backends.calibration import PROMPTS, SENTENCES
+from plmkit.paths import cache_dir
+from plmkit.registry import Kind, resolve
+
+log = logging.getLogger("plmkit")
+
+EMBED_MIN_COSINE = 0.99
+CLASSIFY_MIN_AGREEMENT = 0.97
+DECODE_MAX_PPL_RATIO = 1.10
+DECODE_TOKENS = 32
+SCHEMA = 1
+
+
+@dataclass
+class Choice:
+    """The backend picked for a model and task, and the evidence."""
+
+    name: str
+    notes: list[str] = field(default_factory=list)
+    measured: dict[str, dict] = field(default_factory=dict)
+    """backend -> {speed, quality, ok} (or {error}); speed in texts/s or tokens/s."""
+    batch_name: str | None = None
+    """Decoders: the winner for several prompts at once (engines with real batching)."""
+
+
+def _engine_versions() -> dict[str, str]:
+    versions = {}
+    for dist in ("torch", "transformers", "onnxruntime", "ctranslate2", "llama_cpp_python"):
+        try:
+            versions[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            versions[dist] = "-"
+    return versions
+
+
+def _key(model: str, task: str, candidates: list[str]) -> str:
+    from plmkit import loading
+    from plmkit.hardware import cpu_info
+
+    spec = resolve(model)
+    identity = f"{spec.name}@{spec.revision}"
+    if spec.source != "embedded":
+        directory = loading.model_dir(spec)
+        stamp = max((f.stat().st_mtime_ns for f in directory.glob("*.safetensors")), default=0)
+        identity = f"{directory}|{stamp}"
+    info = cpu_info()
+    parts = [SCHEMA, identity, task, info.model, info.threads, candidates, _engine_versions()]
+    return hashlib.sha1(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _cache_path() -> Path:
+    return cache_dir() / "backends.json"
+
+
+def _read_cache() -> dict:
+    try:
+        return json.loads(_cache_path().read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_cache(key: str, choice: Choice) -> None:
+    data = _read_cache()
+    data[key] = asdict(choice)
+    tmp = _cache_path().with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, _cache_path())
+
+
+def candidates(kind: Kind) -> tuple[list[str], list[str]]:
+    """(installed backends worth trying here, notes about the ones left out)."""
+    from plmkit.hardware import use_bf16
+
+    chosen, notes = [], []
+    for name in registry.names(kind):
+        why = registry.missing(name)
+        if why:
+            notes.append(f"{name} skipped: {why}")
+        elif name == "torch-bf16" and not use_bf16():
+            notes.append("torch-bf16 skipped: this CPU has no fast native bf16")
+        else:
+            chosen.append(name)
+    return chosen, notes
+
+
+# --- encoders ---------------------------------------------------------------------------
+
+
+def _timed_forward(backend: EncoderBackend, batches: list[dict]) -> tuple[list, float]:
+    backend.forward(batches[0]["input_ids"], batches[0]["attention_mask"])  # warm-up
+    best, outputs = float("inf"), []
+    for _ in range(2):
+        start = time.perf_counter()
+        outputs = [backend.forward(b["input_ids"], b["attention_mask"]) for b in batches]
+        best = min(best, time.perf_counter() - start)
+    return outputs, best
+
+
+def _encoder_quality(task: Task, ref: list, out: list, batches: list[dict]) -> float:
+    if task == "classify":
+        agree = [np.argmax(r, -1) == np.argmax(o, -1) for r, o in zip(ref, out, strict=True)]
+        return float(np.concatenate(agree).mean())
+    cosines = []
+    for r, o, b in zip(ref, out, batches, strict=True):
+        mask = b["attention_mask"][..., None].astype(np.float32)  # (B, T, 1)
+        r_mean, o_mean = (r * mask).sum(1), (o * mask).sum(1)  # (B, H)
+        dot = (r_mean * o_mean).sum(-1)
+        norms = np.linalg.norm(r_mean, axis=-1) * np.linalg.norm(o_mean, axis=-1)
+        cosines.append(dot / np.maximum(norms, 1e-12))
+    return float(np.concatenate(cosines).mean())
+
+
+def _encoder_passes(task: Task, quality: float) -> bool:
+    limit = CLASSIFY_MIN_AGREEMENT if task == "classify" else EMBED_MIN_COSINE
+    return quality >= limit
+
+
+def choose_encoder(model: str, task: Task, build: Any, loaded: dict[str, EncoderBackend]) -> Choice:
+    """Measure the candidates (built with `build(name)`, kept in `loaded`) and pick one."""
+    from plmkit import loading
+
+    names, notes = candidates("encoder")
+    key = _key(model, task, names)
+    if (hit := _read_cache().get(key)) is not None:
+        return Choice(**hit)
+    if names == ["torch-fp32"]:
+        choice = Choice("torch-fp32", notes)
+        _write_cache(key, choice)
+        return choice
+    tokenizer = loading.cached("tokenizer", model)
+    texts = list(SENTENCES) * 2
+    ids = tokenizer(texts, truncation=True, max_length=128)["input_ids"]
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]), reverse=True)
+    batches = [
+        dict(tokenizer.pad({"input_ids": [ids[i] for i in order[s : s + 32]]}, return_tensors="np"))
+        for s in range(0, len(order), 32)
+    ]
+    measured: dict[str, dict] = {}
+    reference: list = []
+    for name in names:
+        try:
+            backend = loaded.get(name) or build(name)
+        except Exception as error:  # noqa: BLE001 - a broken optional engine is skipped
+            if name == "torch-fp32":
+                raise  # the reference: its error (wrong model kind...) is the user's
+            measured[name] = {"error": f"{type(error).__name__}: {error}"[:300]}
+            notes.append(f"{name} skipped: failed to load ({type(error).__name__})")
+            continue
+        loaded[name] = backend
+        outputs, seconds = _timed_forward(backend, batches)
+        if name == "torch-fp32":
+            reference = outputs
+        quality = _encoder_quality(task, reference, outputs, batches)
+        measured[name] = {
+            "speed": round(len(texts) / seconds, 1),
+            "quality": round(quality, 4),
+            "ok": _encoder_passes(task, quality),
+        }
+        if not measured[name]["ok"]:
+            notes.append(f"{name} rejected: agreement with fp32 {quality:.4f} too low")
+    passing = {n: m["speed"] for n, m in measured.items() if m.get("ok")}
+    choice = Choice(max(passing, key=passing.get), notes, measured)
+    _write_cache(key, choice)
+    for note in notes:
+        log.info("note: %s", note)
+    log.info("backend auto -> %s for %s (%s)", choice.name, model, task)
+    return choice
+
+
+# --- decoders ---------------------------------------------------------------------------
+
+
+def _has_real_batching(backend: CausalLMBackend) -> bool:
+    return type(backend).generate_batch is not CausalLMBackend.generate_batch
+
+
+def _decoder_speed(backend: CausalLMBackend, prompt: list[int]) -> tuple[float, float]:
+    greedy = Sampling()
+    list(backend.stream(prompt, 2, greedy))  # warm-up
+    start = time.perf_counter()
+    count = sum(1 for _ in backend.stream(prompt, DECODE_TOKENS, greedy))
+    single = count / (time.perf_counter() - start)
+    if not _has_real_batching(backend):
+        return single, single
+    start = time.perf_counter()
+    outs = backend.generate_batch([prompt] * 8, DECODE_TOKENS // 2, greedy)
+    return single, sum(len(o) for o in outs) / (time.perf_counter() - start)
+
+
+def choose_decoder(model: str, build: Any, loaded: dict[str, CausalLMBackend]) -> Choice:
+    from plmkit import loading
+
+    names, notes = candidates("decoder")
+    key = _key(model, "generate", names)
+    if (hit := _read_cache().get(key)) is not None:
+        return Choice(**hit)
+    if names == ["torch-fp32"]:
+        choice = Choice("torch-fp32", notes, batch_name="torch-fp32")
+        _write_cache(key, choice)
+        return choice
+    tokenizer = loading.cached("tokenizer", model)
+    prompts = [tokenizer(p)["input_ids"] for p in PROMPTS]
+    measured: dict[str, dict] = {}
+    texts: list[list[int]] = []
+    reference: list[float] = []
+    for name in names:
+        try:
+            backend = loaded.get(name) or build(name)
+        except Exception as error:  # noqa: BLE001 - a broken optional engine is skipped
+            if name == "torch-fp32":
+                raise  # the reference: its error (wrong model kind...) is the user's
+            measured[name] = {"error": f"{type(error).__name__}: {error}"[:300]}
+            notes.append(f"{name} skipped: failed to load ({type(error).__name__})")
+            continue
+        loaded[name] = backend
+        if name == "torch-fp32":
+            texts = [p + list(backend.stream(p, DECODE_TOKENS, Sampling())) for p in prompts]
+        nll = [
+            -float(backend.token_logprobs(t)[len(p) - 1 :].mean())
+            for p, t in zip(prompts, texts, strict=True)
+        ]
+        if name == "torch-fp32":
+            reference = nll
+        ratio = float(np.exp(np.mean(nll) - np.mean(reference)))
+        single, batched = _decoder_speed(backend, prompts[0])
+        measured[name] = {
+            "speed": round(single, 1),
+            "batch_speed": round(batched, 1),
+            "quality": round(ratio, 4),
+            "ok": ratio <= DECODE_MAX_PPL_RATIO,
+        }
+        if not measured[name]["ok"]:
+            notes.append(f"{name} rejected: perplexity {ratio:.3f}x fp32's")
+    passing = [n for n, m in measured.items() if m.get("ok")]
+    choice = Choice(
+        max(passing, key=lambda n: measured[n]["speed"]),
+        notes,
+        measured,
+        batch_name=max(passing, key=lambda n: measured[n]["batch_speed"]),
+    )
+    _write_cache(key, choice)
+    for note in notes:
+        log.info("note: %s", note)
+    log.info("backend auto -> %s (batches: %s) for %s", choice.name, choice.batch_name, model)
+    return choice

@@ -1,0 +1,147 @@
+"""Plain PyTorch backends: fp32, bf16 weights, and dynamic int8 (Linear layers).
+
+bf16 means bf16 *weights* (`dtype=torch.bfloat16`), not autocast: on Zen4 autocast ran a
+MiniLM classifier at 120 sentences/s against 670 for bf16 weights, because autocast casts
+every weight on every call. Where bf16 is not native (AVX2) both are many times slower
+than fp32, which is why `select.py` only offers bf16 where `hardware.native_bf16` holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Literal
+
+import numpy as np
+import torch
+
+from plmkit import loading
+from plmkit.backends.base import CausalLMBackend, EncoderBackend, Sampling, Task
+
+Precision = Literal["fp32", "bf16", "int8"]
+_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "int8": None}  # None: shares loading.cached fp32
+
+
+def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
+    """Dynamic int8: Linear weights int8 with per-channel scales, activations per batch."""
+    import warnings
+
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao's deprecation notice, once per model
+        return quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig})
+
+
+class TorchEncoder(EncoderBackend):
+    def __init__(self, model: str, task: Task, precision: Precision = "fp32") -> None:
+        self.name, self.task = f"torch-{precision}", task
+        if task == "embed":
+            network = loading.cached("encoder", model, _DTYPES[precision])
+        else:
+            network = loading.load_classifier(model, _DTYPES[precision])
+        self.model = quantize_int8(network) if precision == "int8" else network
+        self.config = network.config
+
+    def forward(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            out = self.model(
+                input_ids=torch.from_numpy(np.ascontiguousarray(input_ids, dtype=np.int64)),
+                attention_mask=torch.from_numpy(
+                    np.ascontiguousarray(attention_mask, dtype=np.int64)
+                ),
+            )
+        values = out.last_hidden_state if self.task == "embed" else out.logits
+        return values.float().numpy()  # (B, T, H) or (B, C)
+
+
+def pick_token(
+    logits: torch.Tensor, sampling: Sampling, history: list[int], generator: torch.Generator
+) -> int:
+    """(V,) next-token logits -> a token id, with HF's penalty/temperature/top-k/top-p rules."""
+    logits = logits.float()
+    if sampling.repetition_penalty != 1.0 and history:
+        seen = torch.tensor(sorted(set(history)))
+        scores = logits[seen]
+        logits[seen] = torch.where(
+            scores < 0, scores * sampling.repetition_penalty, scores / sampling.repetition_penalty
+        )
+    if sampling.greedy:
+        return int(logits.argmax())
+    logits = logits / sampling.temperature
+    if 0 < sampling.top_k < logits.numel():
+        kth = torch.topk(logits, sampling.top_k).values[-1]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if sampling.top_p < 1.0:
+        ordered, order = torch.sort(logits, descending=True)
+        mass = ordered.softmax(-1).cumsum(-1)
+        drop = mass - ordered.softmax(-1) > sampling.top_p  # keep the token that crosses p
+        logits[order[drop]] = float("-inf")
+    return int(torch.multinomial(logits.softmax(-1), 1, generator=generator))
+
+
+class TorchCausalLM(CausalLMBackend):
+    def __init__(self, model: str, precision: Precision = "fp32") -> None:
+        self.name = f"torch-{precision}"
+        self.model = loading.cached("causal_lm", model, _DTYPES[precision])
+        if precision == "int8":
+            self.model = quantize_int8(self.model)
+        eos = self.model.generation_config.eos_token_id
+        self.eos_token_ids = frozenset(eos if isinstance(eos, list) else [eos])
+        self.pad_token_id = self.model.generation_config.pad_token_id
+
+    def stream(
+        self, prompt_ids: Sequence[int], max_new_tokens: int, sampling: Sampling
+    ) -> Iterator[int]:
+        from transformers import DynamicCache
+
+        generator = torch.Generator().manual_seed(sampling.seed or 0)
+        history = list(prompt_ids)
+        cache = DynamicCache()
+        step_ids = torch.tensor([history])  # (1, T)
+        with torch.inference_mode():  # one step at a time, reusing the KV cache
+            for _ in range(max_new_tokens):
+                out = self.model(input_ids=step_ids, cache=cache, use_cache=True, logits_to_keep=1)
+                token = pick_token(out.logits[0, -1], sampling, history, generator)
+                yield token
+                if token in self.eos_token_ids:
+                    return
+                history.append(token)
+                step_ids = torch.tensor([[token]])  # (1, 1)
+
+    def generate_batch(
+        self, prompts: Sequence[Sequence[int]], max_new_tokens: int, sampling: Sampling
+    ) -> list[list[int]]:
+        """HF `generate` on left-padded prompts: one forward per step for all of them."""
+        width = max(len(p) for p in prompts)
+        ids = torch.tensor([[self.pad_token_id] * (width - len(p)) + list(p) for p in prompts])
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
+        kwargs = {"do_sample": False, "temperature": None, "top_k": None, "top_p": None}
+        if not sampling.greedy:
+            torch.manual_seed(sampling.seed or 0)
+            kwargs = {
+                "do_sample": True,
+                "temperature": sampling.temperature,
+                "top_k": sampling.top_k,
+                "top_p": sampling.top_p,
+            }
+        if sampling.repetition_penalty != 1.0:
+            kwargs["repetition_penalty"] = sampling.repetition_penalty
+        with torch.inference_mode():
+            out = self.model.generate(
+                input_ids=ids,
+                attention_mask=mask,
+                max_new_tokens=max_new_tokens,
+                pad_token_id=self.pad_token_id,
+                **kwargs,
+            )
+        results = []
+        for row in out[:, width:].tolist():
+            cut = next((i + 1 for i, t in enumerate(row) if t in self.eos_token_ids), len(row))
+            results.append(row[:cut])
+        return results
+
+    def token_logprobs(self, ids: Sequence[int]) -> np.ndarray:
+        with torch.inference_mode():
+            logits = self.model(input_ids=torch.tensor([list(ids)])).logits[0, :-1].float()
+        picked = logits.log_softmax(-1).gather(1, torch.tensor(ids[1:]).unsqueeze(1))
+        return picked.squeeze(1).numpy()

@@ -1,0 +1,91 @@
+"""What every benchmark row records, and the small tools that measure it."""
+
+from __future__ import annotations
+
+import gc
+import threading
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+
+@dataclass
+class Row:
+    """One measured engine in one scenario."""
+
+    scenario: str
+    name: str
+    """What ran, e.g. 'transformers pipeline (defaults)' or 'plmkit onnx-int8'."""
+    throughput: float
+    unit: str
+    """texts/s or tokens/s."""
+    baseline: bool = False
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    """Latency of one request (one text; for generation one token after the first)."""
+    ttft_ms: float | None = None
+    peak_mem_mb: float | None = None
+    """Peak resident memory while the row ran, above what the process held before it."""
+    quality: str = ""
+    """Agreement with fp32 / accuracy, in words."""
+    ratio: float | None = None
+    """throughput / the throughput of `vs`."""
+    vs: str = ""
+    limit: float | None = None
+    """The machine's ceiling for this row, in `unit` (from the measured limits)."""
+    note: str = ""
+
+    @property
+    def of_limit(self) -> float | None:
+        return self.throughput / self.limit if self.limit else None
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["of_limit"] = None if self.of_limit is None else round(self.of_limit, 3)
+        return {k: round(v, 3) if isinstance(v, float) else v for k, v in data.items()}
+
+
+def percentiles(seconds: list[float]) -> tuple[float | None, float | None]:
+    """(p50, p95) in milliseconds."""
+    if not seconds:
+        return None, None
+    p50, p95 = np.percentile(np.asarray(seconds) * 1000, [50, 95])
+    return float(p50), float(p95)
+
+
+def _rss_bytes() -> int:
+    import psutil
+
+    return psutil.Process().memory_info().rss
+
+
+class PeakMemory:
+    """Samples this process's RSS every 5 ms; `.mb` is the peak above the starting RSS."""
+
+    def __init__(self) -> None:
+        self.mb = 0.0
+        self._stop = threading.Event()
+
+    def __enter__(self) -> PeakMemory:
+        gc.collect()
+        self._start = self._peak = _rss_bytes()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.005):
+            self._peak = max(self._peak, _rss_bytes())
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._peak = max(self._peak, _rss_bytes())
+        self.mb = (self._peak - self._start) / 2**20
+
+
+def timed(function, *args, **kwargs) -> tuple[object, float]:
+    start = time.perf_counter()
+    result = function(*args, **kwargs)
+    return result, time.perf_counter() - start
