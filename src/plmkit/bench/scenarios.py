@@ -21,6 +21,7 @@ from plmkit import backends, loading
 from plmkit.backends import Sampling, registry
 from plmkit.bench.inputs import bench_classifier, movie_sentences
 from plmkit.bench.measure import PeakMemory, Row, percentiles, timed
+from plmkit.errors import PlmError
 
 
 @dataclass
@@ -76,6 +77,10 @@ def _auto_note(kind: str, model: str, task: str = "embed", batch: bool = False) 
         return backends.choose(model, kind, task, "auto", batch=batch)
     except Exception as error:  # noqa: BLE001 - the table still prints without it
         return f"error: {error}"
+
+
+def _unavailable(scenario: str, name: str, error: PlmError) -> Row:
+    return Row(scenario, name, 0.0, "-", note=f"not available: {error.message}")
 
 
 # --- encode -----------------------------------------------------------------------------
@@ -320,7 +325,11 @@ def generate(options: BenchOptions) -> list[Row]:
     for name in registry.installed("decoder"):
         backends.unload_all()
         with PeakMemory() as memory:
-            backend = backends.load_causal_lm_backend(options.decoder, name)
+            try:
+                backend = backends.load_causal_lm_backend(options.decoder, name)
+            except PlmError as error:  # e.g. llama-cpp on a model without a GGUF
+                rows.append(_unavailable("generate", f"plmkit --backend {name}", error))
+                continue
             list(backend.stream(prompt, 2, Sampling()))
             start = time.perf_counter()
             stamps = []
