@@ -153,3 +153,55 @@ def tiny_llama_dir(tmp_path_factory) -> Path:
         tie_word_embeddings=True,
     )
     return _save(LlamaForCausalLM(config), tokenizer, tmp_path_factory.mktemp("tiny-llama"))
+
+
+POSITIVE_WORDS = "good great best fun funny moving gorgeous love".split()
+NEGATIVE_WORDS = "bad awful worst boring tedious dull mess hate".split()
+
+
+def sentiment_rows(n: int = 96, seed: int = 0) -> list[tuple[str, str]]:
+    """(text, positive|negative) rows a tiny model can learn: the label is in the words."""
+    import random
+
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        label = "positive" if i % 2 == 0 else "negative"
+        words = POSITIVE_WORDS if label == "positive" else NEGATIVE_WORDS
+        filler = rng.sample(["the", "movie", "film", "was", "plot", "acting", "story"], 3)
+        text = " ".join(rng.sample(words, rng.randint(1, 3)) + filler + ["."] * rng.randint(0, 4))
+        rows.append((text, label))
+    return rows
+
+
+@pytest.fixture(scope="session")
+def sentiment_csv(tmp_path_factory) -> Path:
+    """A small labelled CSV (text,label) with positive / negative rows."""
+    import csv
+
+    path = tmp_path_factory.mktemp("sentiment") / "sentiment.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "label"])
+        writer.writerows(sentiment_rows())
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_classifier_dir(tmp_path_factory, tiny_bert_dir, sentiment_csv) -> Path:
+    """tiny_bert_dir fine-tuned on sentiment_csv by `plm finetune`'s recipe (a few seconds)."""
+    from plmkit.config import FinetuneConfig
+    from plmkit.recipes.finetune_classifier import finetune
+
+    out = tmp_path_factory.mktemp("tiny-classifier")
+    config = FinetuneConfig(
+        model=str(tiny_bert_dir),
+        data=str(sentiment_csv),
+        out=str(out),
+        epochs=5,
+        learning_rate=5e-3,
+        batch_size=16,
+        bf16=False,
+        early_stopping_patience=0,
+    )
+    return finetune(config).out

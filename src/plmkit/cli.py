@@ -524,6 +524,256 @@ def pretrain_cmd(
     _print_pretrain_summary(objective, result.results, result.out)
 
 
+@command("compare")
+def compare_cmd(
+    model: Annotated[
+        list[str], typer.Option("--model", "-m", help="starting model (repeat: 2 or more)")
+    ],
+    data: str = "movie-snippets",
+    out: Annotated[str, typer.Option(help="one fine-tuned model per arm + compare.json")] = (
+        "runs/compare"
+    ),
+    seed: Annotated[int, typer.Option(help="same split and head init for every arm")] = 42,
+    recipe: Annotated[str, typer.Option(help="fine-tuning recipe for every arm")] = "default",
+    epochs: Annotated[float | None, typer.Option(help="default: the recipe's")] = None,
+    max_steps: Annotated[int | None, typer.Option(help="stop each arm after N steps")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fine-tune several starting models identically (e.g. minilm vs runs/mlm) side by side."""
+    from plmkit.compare import compare_finetuning
+
+    def show(event: dict) -> None:
+        if event["event"] == "arm":
+            typer.echo(f"[{event['index']}/{event['of']}] fine-tuning {event['model']}", err=True)
+        else:
+            _print_finetune_event(event)
+
+    options = {"recipe": recipe, "epochs": epochs, "max_steps": max_steps}
+    result = compare_finetuning(
+        model, data=data, out=out, seed=seed, on_event=None if as_json else show, **options
+    )
+    if as_json:
+        echo_json(json.loads(result.path.read_text()))
+        return
+    width = max(12, *(len(arm.model) for arm in result.arms))
+    typer.echo(f"fine-tuned on {data}, seed {seed}, recipe {recipe}: same split for every arm")
+    typer.echo(f"{'':22}" + "".join(f"{arm.model:>{width + 2}}" for arm in result.arms))
+    for name, pick in (
+        ("test accuracy", lambda a: f"{a.test['accuracy']:.4f}"),
+        ("test macro-F1", lambda a: f"{a.test['macro_f1']:.4f}"),
+        ("validation accuracy", lambda a: f"{a.validation['accuracy']:.4f}"),
+        ("fine-tuning seconds", lambda a: f"{a.train_seconds:.0f}"),
+    ):
+        typer.echo(f"{name:22}" + "".join(f"{pick(arm):>{width + 2}}" for arm in result.arms))
+    for arm in result.arms:
+        typer.echo(f"{arm.model}: {arm.origin}")
+    typer.echo(f"wrote {result.path}")
+
+
+def _print_finetune_event(event: dict) -> None:
+    """One stderr line per fine-tuning stage, logged step, evaluation and checkpoint."""
+    kind = event["event"]
+    if kind == "data":
+        sizes = ", ".join(f"{k} {event[k]}" for k in ("train", "validation", "test") if k in event)
+        typer.echo(f"data: {sizes}; labels {event['labels']}", err=True)
+    elif kind == "setup":
+        p = event["padding"]
+        typer.echo(
+            f"{event['model']}, recipe {event['recipe']}: {event['dtype']}; max_length "
+            f"{event['max_length']}; padding {p['padding_share']:.1%} of "
+            f"{p['padded_tokens']} tokens (padding all to {p['fixed_length']}: "
+            f"{p['fixed_length_padding_share']:.1%}; waste avoided {p['waste_avoided']:.1%})",
+            err=True,
+        )
+    elif kind == "log":
+        typer.echo(
+            f"  step {event['step']}/{event['max_steps']}  epoch {event['epoch']:.2f}  "
+            f"loss {event['loss']:.4f}  {event['samples_per_second']} samples/s",
+            err=True,
+        )
+    elif kind == "evaluate" and "accuracy" in event:
+        typer.echo(
+            f"  validation @ epoch {event['epoch']:.2f}: accuracy {event['accuracy']:.4f}  "
+            f"macro-F1 {event['macro_f1']:.4f}",
+            err=True,
+        )
+    elif kind == "end":
+        typer.echo(
+            f"  trained {event['step']} steps in {event['wall_seconds']} s: "
+            f"{event['samples_per_second']} samples/s",
+            err=True,
+        )
+
+
+@command("finetune")
+def finetune_cmd(
+    model: ModelOpt = "minilm",
+    data: Annotated[
+        str, typer.Option(help="movie-snippets, a CSV/TSV/JSONL/parquet file or glob, hub id")
+    ] = "movie-snippets",
+    out: Annotated[str, typer.Option(help="output directory")] = "runs/classifier",
+    recipe: Annotated[str, typer.Option(help="default (fast), reference or accurate")] = "default",
+    text_column: str = "text",
+    label_column: str = "label",
+    split: Annotated[
+        str | None, typer.Option(help="hub datasets: the split to use, e.g. 'train[:10%]'")
+    ] = None,
+    seed: int = 42,
+    test_size: float = 0.1,
+    validation_size: float = 0.1,
+    epochs: Annotated[float | None, typer.Option(help="default: the recipe's")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="default: the recipe's")] = None,
+    learning_rate: Annotated[float | None, typer.Option(help="default: the recipe's")] = None,
+    warmup_ratio: Annotated[float | None, typer.Option(help="default: the recipe's")] = None,
+    weight_decay: Annotated[float | None, typer.Option(help="default: the recipe's")] = None,
+    max_length: Annotated[int | None, typer.Option(help="default: from the data")] = None,
+    max_steps: Annotated[int | None, typer.Option(help="stop after N steps")] = None,
+    bf16: Annotated[
+        bool | None, typer.Option("--bf16/--fp32", help="default: bf16 where native and faster")
+    ] = None,
+    class_weights: Annotated[str, typer.Option(help="none or auto (imbalanced data)")] = "none",
+    early_stopping_patience: Annotated[
+        int | None, typer.Option(help="evaluations without improvement (0 = off)")
+    ] = None,
+    freeze_embeddings: Annotated[
+        bool | None, typer.Option("--freeze-embeddings/--train-embeddings")
+    ] = None,
+    resume: Annotated[bool, typer.Option(help="continue from the last checkpoint")] = False,
+    keep_checkpoints: bool = False,
+    drop_empty: Annotated[bool, typer.Option(help="drop rows with empty text/label")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fine-tune an encoder into a text classifier; saves the model and plmkit.json to --out."""
+    from plmkit.config import FinetuneConfig
+    from plmkit.recipes.finetune_classifier import finetune
+
+    config = FinetuneConfig(
+        model=model,
+        data=data,
+        out=out,
+        recipe=recipe,
+        text_column=text_column,
+        label_column=label_column,
+        split=split,
+        seed=seed,
+        test_size=test_size,
+        validation_size=validation_size,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        warmup_ratio=warmup_ratio,
+        weight_decay=weight_decay,
+        max_length=max_length,
+        max_steps=max_steps,
+        bf16=bf16,
+        class_weights=class_weights,
+        early_stopping_patience=early_stopping_patience,
+        freeze_embeddings=freeze_embeddings,
+        resume=resume,
+        keep_checkpoints=keep_checkpoints,
+        drop_empty=drop_empty,
+    )
+    result = finetune(config, on_event=None if as_json else _print_finetune_event)
+    record = result.record
+    if as_json:
+        echo_json(
+            {k: v for k, v in record.items() if k != "training"}
+            | {"training": {k: v for k, v in record["training"].items() if k != "log_history"}}
+        )
+        return
+    for name, report in record["metrics"].items():
+        typer.echo(
+            f"{name:10} accuracy {report['accuracy']:.4f}  macro-F1 {report['macro_f1']:.4f}"
+        )
+    t = record["training"]
+    typer.echo(
+        f"trained in {t['seconds']} s ({t['samples_per_second']} samples/s, {record['dtype']}); "
+        f"saved to {result.out}"
+    )
+
+
+@command("evaluate")
+def evaluate_cmd(
+    model_dir: Annotated[str, typer.Argument(help="a directory made by plm finetune")],
+    data: Annotated[str, typer.Option(help="movie-snippets, a file or glob, or a hub id")],
+    split: Annotated[
+        str | None,
+        typer.Option(help="train/validation/test (as in training), all, or a hub split"),
+    ] = None,
+    text_column: Annotated[str | None, typer.Option(help="default: as in training")] = None,
+    label_column: Annotated[str | None, typer.Option(help="default: as in training")] = None,
+    seed: Annotated[int | None, typer.Option(help="split seed (default: training's)")] = None,
+    batch_size: int = 64,
+    as_json: JsonOpt = False,
+) -> None:
+    """Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix."""
+    from plmkit.metrics import format_report
+    from plmkit.pipelines.classify import evaluate
+
+    report = evaluate(
+        model_dir,
+        data,
+        split=split,
+        text_column=text_column,
+        label_column=label_column,
+        seed=seed,
+        batch_size=batch_size,
+        show_progress=not as_json,
+    )
+    if as_json:
+        echo_json(report)
+        return
+    typer.echo(f"{report['data']} ({report['split']}), model {model_dir}")
+    typer.echo(format_report(report))
+
+
+@command("predict")
+def predict_cmd(
+    model_dir: Annotated[str, typer.Argument(help="a directory made by plm finetune")],
+    texts: Annotated[list[str] | None, typer.Argument(help="texts to classify")] = None,
+    file: Annotated[
+        Path | None, typer.Option(help="CSV/TSV/JSONL/parquet (--text-column) or .txt")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="write predictions to .csv/.tsv/.jsonl")] = None,
+    text_column: str = "text",
+    batch_size: int = 64,
+    as_json: JsonOpt = False,
+) -> None:
+    """Label and class probabilities for TEXTS or a --file, in input order."""
+    from plmkit.errors import InvalidInputError
+    from plmkit.pipelines.classify import classify, classify_file, write_predictions
+
+    if file is not None and texts:
+        raise InvalidInputError("both texts and --file given", "pass texts or --file, not both")
+    if file is None and out is not None and not texts:
+        raise InvalidInputError("--out without --file or texts", "pass --file in.csv")
+    if file is not None:
+        if out is None:
+            raise InvalidInputError("--file needs --out", "pass --out predictions.csv")
+        predictions = classify_file(
+            file,
+            model_dir,
+            out,
+            text_column=text_column,
+            batch_size=batch_size,
+            show_progress=not as_json,
+        )
+    else:
+        predictions = classify(texts or [], model_dir, batch_size=batch_size)
+        if out is not None:
+            write_predictions(predictions, out)
+    if as_json:
+        echo_json([p.to_dict() for p in predictions])
+        return
+    for p in predictions[:20]:
+        probabilities = "  ".join(f"{k} {v:.3f}" for k, v in p.probabilities.items())
+        typer.echo(f"{p.label:12} {p.score:.3f}  [{probabilities}]  {p.text[:80]!r}")
+    if len(predictions) > 20:
+        typer.echo(f"... {len(predictions) - 20} more")
+    if out is not None:
+        typer.echo(f"wrote {len(predictions)} predictions to {out}")
+
+
 def main() -> None:
     app()
 

@@ -169,3 +169,90 @@ class PretrainConfig:
                 f"block_size {self.block_size} is too short to learn from", "use 64 or more"
             )
         return self
+
+
+@dataclass
+class FinetuneConfig:
+    """What `plm finetune` trains, on which data, and how. Fields left at None take the
+    recipe's value (see `plmkit.recipes.finetune_classifier.RECIPES`)."""
+
+    model: str = "minilm"
+    """Pre-trained encoder to fine-tune (alias, hub id in the cache, or directory)."""
+    data: str = "movie-snippets"
+    """movie-snippets, a CSV / TSV / JSONL / parquet file (or glob), or a hub dataset id."""
+    out: str = "runs/classifier"
+    """Output directory: the fine-tuned model, plmkit.json, and checkpoints/ while training."""
+    recipe: str = "default"
+    """default (fast: dynamic padding, length grouping, bf16 where native, fused AdamW),
+    reference (the tutorial: pad to 512, batch 8, 1 epoch, fp32, plain AdamW) or accurate."""
+    text_column: str = "text"
+    """Column holding the texts."""
+    label_column: str = "label"
+    """Column holding the labels (class names or integer ids)."""
+    split: str | None = None
+    """Hub datasets only: the split to carve train / validation / test from (train[:10%])."""
+    seed: int = 42
+    """Seed for the splits, the head's initialisation, dropout and batch order."""
+    test_size: float = 0.1
+    """Share of rows held out for the test split."""
+    validation_size: float = 0.1
+    """Share of rows held out for validation (model selection, early stopping)."""
+    epochs: float | None = None
+    """Passes over the training split."""
+    batch_size: int | None = None
+    """Training batch size."""
+    learning_rate: float | None = None
+    """Peak learning rate (after warmup, then linear decay to 0)."""
+    warmup_ratio: float | None = None
+    """Share of the training steps spent warming the learning rate up."""
+    weight_decay: float | None = None
+    """AdamW weight decay."""
+    max_length: int | None = None
+    """Truncate texts to this many tokens; default: the longest training text (capped by
+    the model); the reference recipe pads everything to 512."""
+    max_steps: int | None = None
+    """Stop after this many optimizer steps (benchmarks, smoke runs)."""
+    bf16: bool | None = None
+    """bf16 autocast: None = where the CPU has native bf16 and it measures faster."""
+    class_weights: str = "none"
+    """none, or auto: weight the loss by inverse class frequency (imbalanced data)."""
+    early_stopping_patience: int | None = None
+    """Stop after this many evaluations without a better validation macro-F1 (0 = never)."""
+    freeze_embeddings: bool | None = None
+    """Keep the word-embedding matrix fixed (fewer parameters to update: faster steps)."""
+    resume: bool = False
+    """Continue from the last complete checkpoint in out/checkpoints."""
+    keep_checkpoints: bool = False
+    """Keep out/checkpoints after a successful run (default: removed to save disk)."""
+    drop_empty: bool = False
+    """Drop rows with an empty text or label instead of stopping with an error."""
+    eval_batch_size: int = 64
+    """Batch size for evaluation (length-sorted batches)."""
+
+    RECIPES = ("default", "reference", "accurate")
+    CLASS_WEIGHTS = ("none", "auto")
+
+    def validate(self) -> FinetuneConfig:
+        if self.recipe not in self.RECIPES:
+            raise InvalidInputError(
+                f"unknown recipe '{self.recipe}'", f"use one of: {', '.join(self.RECIPES)}"
+            )
+        if self.class_weights not in self.CLASS_WEIGHTS:
+            raise InvalidInputError(
+                f"unknown class_weights '{self.class_weights}'", "use none or auto"
+            )
+        for name in ("epochs", "batch_size", "learning_rate", "max_length", "max_steps"):
+            require_positive(getattr(self, name), name)
+        require_positive(self.eval_batch_size, "eval_batch_size")
+        require_range(self.warmup_ratio, "warmup_ratio", 0.0, 0.5)
+        require_range(self.weight_decay, "weight_decay", 0.0, 1.0)
+        require_range(self.test_size, "test_size", 0.0, 0.9)
+        require_range(self.validation_size, "validation_size", 0.0, 0.9)
+        if self.early_stopping_patience is not None and self.early_stopping_patience < 0:
+            raise InvalidInputError(
+                f"early_stopping_patience must be >= 0, got {self.early_stopping_patience}",
+                "pass 0 to never stop early",
+            )
+        if not self.out:
+            raise InvalidInputError("no output directory given", "pass --out runs/NAME")
+        return self

@@ -216,6 +216,35 @@ def _from_pretrained(auto_class: Any, spec: ModelSpec | str, dtype: torch.dtype 
     )
 
 
+def load_for_finetune(
+    spec: ModelSpec | str,
+    num_labels: int,
+    id2label: dict[int, str],
+    dtype: torch.dtype | None = None,
+) -> PreTrainedModel:
+    """A pre-trained encoder (or decoder) with a fresh `num_labels`-way classification head,
+    in train mode. A head of another size already in the checkpoint (a model fine-tuned on
+    other labels) is replaced; decoders get `pad_token_id`, to pool their last real token."""
+    from transformers import AutoModelForSequenceClassification
+
+    spec = resolve(spec) if isinstance(spec, str) else spec
+    config = load_config(spec)
+    extra: dict[str, Any] = {}
+    if model_kind(config) == "decoder" and config.pad_token_id is None:
+        extra["pad_token_id"] = load_tokenizer(spec).pad_token_id
+    model = _from_pretrained(
+        AutoModelForSequenceClassification,
+        spec,
+        dtype,
+        num_labels=num_labels,
+        id2label=dict(id2label),
+        label2id={name: i for i, name in id2label.items()},
+        ignore_mismatched_sizes=True,
+        **extra,
+    )
+    return model.train()
+
+
 def load_encoder(spec: ModelSpec | str, dtype: torch.dtype | None = None) -> PreTrainedModel:
     """The bare encoder (token states), whatever head the checkpoint carries."""
     from transformers import AutoModel

@@ -1,0 +1,286 @@
+"""`plm predict` and `plm evaluate`: a fine-tuned classifier on texts, files and datasets.
+
+preprocess (tokenize once, unpadded) -> _forward (length-sorted batches, padded per batch)
+-> postprocess (softmax, labels; results back in input order). Evaluation streams: each batch
+updates a confusion matrix and is dropped, so memory stays flat in dataset size; Trainer's
+own predict is not used (in transformers 5.24 it returns length-grouped predictions out of
+dataset order).
+
+`forward` is any `(input_ids (B, T), attention_mask (B, T)) -> logits (B, K)` numpy function:
+`torch_forward(model)` for a model in memory (the training loop's evaluation), or an engine
+from `plmkit.backends` when `backend` is not "torch".
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from plmkit.batching import length_sorted_batches, restore_order
+from plmkit.errors import InvalidInputError
+from plmkit.metrics import ConfusionMatrix
+from plmkit.progress import progress
+from plmkit.validation import require_positive, require_texts
+
+Forward = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclass
+class Prediction:
+    text: str
+    label: str
+    score: float
+    """probability of `label`."""
+    probabilities: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "label": self.label,
+            "score": self.score,
+            "probabilities": self.probabilities,
+        }
+
+
+def torch_forward(model: Any) -> Forward:
+    """Logits from a torch sequence classifier, in inference mode, float32 out."""
+    import torch
+
+    def forward(input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.inference_mode():
+                logits = model(
+                    input_ids=torch.from_numpy(input_ids).to(model.device),
+                    attention_mask=torch.from_numpy(attention_mask).to(model.device),
+                ).logits  # (B, K)
+        finally:
+            model.train(was_training)
+        return logits.float().cpu().numpy()
+
+    return forward
+
+
+def probability_batches(
+    forward: Forward,
+    tokenizer: Any,
+    ids: Sequence[Sequence[int]],
+    batch_size: int = 64,
+    show_progress: bool = False,
+) -> Iterator[tuple[list[int], np.ndarray]]:
+    """(input indices, (B, K) probabilities) per length-sorted batch of token-id lists."""
+    batches = list(length_sorted_batches([len(x) for x in ids], batch_size))
+    for batch in progress(batches, "classifying", enabled=show_progress):
+        padded = tokenizer.pad({"input_ids": [list(ids[i]) for i in batch]}, return_tensors="np")
+        logits = forward(
+            padded["input_ids"].astype(np.int64), padded["attention_mask"].astype(np.int64)
+        )
+        logits = logits - logits.max(axis=-1, keepdims=True)
+        probabilities = np.exp(logits)
+        yield batch, probabilities / probabilities.sum(axis=-1, keepdims=True)
+
+
+def tokenize_for_classifier(tokenizer: Any, texts: Sequence[str], max_length: int) -> list:
+    return tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
+
+
+def model_max_length(tokenizer: Any, config: Any) -> int:
+    """The longest input the model takes: the tokenizer's limit, capped by its positions."""
+    limit = getattr(config, "max_position_embeddings", None) or 512
+    if getattr(config, "model_type", "") in {"roberta", "xlm-roberta", "camembert", "mpnet"}:
+        limit -= 2  # these reserve two positions for the padding offset
+    return int(min(tokenizer.model_max_length or limit, limit))
+
+
+def stream_confusion(
+    forward: Forward,
+    tokenizer: Any,
+    ids: Sequence[Sequence[int]],
+    labels: Sequence[int],
+    num_labels: int,
+    batch_size: int = 64,
+    show_progress: bool = False,
+) -> ConfusionMatrix:
+    """The confusion matrix of `forward` on tokenized examples, one batch in memory at a time."""
+    matrix = ConfusionMatrix(num_labels)
+    for batch, probabilities in probability_batches(
+        forward, tokenizer, ids, batch_size, show_progress
+    ):
+        matrix.update([labels[i] for i in batch], probabilities.argmax(axis=-1))
+    return matrix
+
+
+@dataclass
+class _Classifier:
+    forward: Forward
+    tokenizer: Any
+    label_names: list[str]
+    max_length: int
+
+
+def _load(model: str, backend: str) -> _Classifier:
+    from plmkit import loading
+
+    tokenizer = loading.cached("tokenizer", model)
+    config = loading.load_config(model)
+    if backend == "torch":
+        forward = torch_forward(loading.load_classifier(model))
+    else:
+        from plmkit.backends import load_encoder_backend
+
+        forward = load_encoder_backend(model, "classify", backend).forward
+    label_names = [config.id2label[i] for i in range(config.num_labels)]
+    return _Classifier(forward, tokenizer, label_names, model_max_length(tokenizer, config))
+
+
+def classify(
+    texts: str | Sequence[str],
+    model: str,
+    *,
+    batch_size: int = 64,
+    backend: str = "torch",
+    show_progress: bool = False,
+) -> list[Prediction]:
+    """Label and class probabilities for each text, in input order."""
+    texts = require_texts(texts)
+    require_positive(batch_size, "batch_size")
+    clf = _load(model, backend)
+    ids = tokenize_for_classifier(clf.tokenizer, texts, clf.max_length)
+    results = []
+    for batch, probabilities in probability_batches(
+        clf.forward, clf.tokenizer, ids, batch_size, show_progress
+    ):
+        for row, index in enumerate(batch):
+            p = probabilities[row]
+            best = int(p.argmax())
+            results.append(
+                (
+                    index,
+                    Prediction(
+                        text=texts[index],
+                        label=clf.label_names[best],
+                        score=round(float(p[best]), 6),
+                        probabilities={
+                            n: round(float(v), 6) for n, v in zip(clf.label_names, p, strict=True)
+                        },
+                    ),
+                )
+            )
+    return restore_order(results)
+
+
+def classify_file(
+    path: str | Path,
+    model: str,
+    out: str | Path,
+    *,
+    text_column: str = "text",
+    batch_size: int = 64,
+    backend: str = "torch",
+    show_progress: bool = False,
+) -> list[Prediction]:
+    """Classify the `text_column` of a CSV / TSV / JSONL / parquet file (or a .txt, a text a
+    line); write `out` (.csv, .tsv or .jsonl) with label, score and p_<label> columns."""
+    from plmkit.data import load_texts
+
+    out = Path(out)
+    if out.suffix.lower() not in {".csv", ".tsv", ".jsonl"}:
+        raise InvalidInputError(
+            f"cannot write predictions to '{out.name}'",
+            "use an --out path ending in .csv, .tsv or .jsonl",
+        )
+    texts = load_texts(str(path), text_column, documents="lines")
+    predictions = classify(
+        texts, model, batch_size=batch_size, backend=backend, show_progress=show_progress
+    )
+    write_predictions(predictions, out)
+    return predictions
+
+
+def write_predictions(predictions: Sequence[Prediction], out: Path) -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    names = list(predictions[0].probabilities) if predictions else []
+    with out.open("w", encoding="utf-8", newline="") as handle:
+        if out.suffix.lower() == ".jsonl":
+            for p in predictions:
+                handle.write(json.dumps(p.to_dict(), ensure_ascii=False) + "\n")
+            return out
+        writer = csv.writer(handle, delimiter="\t" if out.suffix.lower() == ".tsv" else ",")
+        writer.writerow(["text", "label", "score", *(f"p_{n}" for n in names)])
+        for p in predictions:
+            writer.writerow([p.text, p.label, p.score, *(p.probabilities[n] for n in names)])
+    return out
+
+
+def evaluate(
+    model: str,
+    data: str,
+    *,
+    split: str | None = None,
+    text_column: str | None = None,
+    label_column: str | None = None,
+    seed: int | None = None,
+    batch_size: int = 64,
+    backend: str = "torch",
+    show_progress: bool = False,
+) -> dict[str, Any]:
+    """Accuracy, macro-F1, per-class precision / recall / F1 and the confusion matrix of a
+    fine-tuned classifier on `data` (labels matched to the model's by name, any case).
+
+    `split`: train / validation / test (carved with the seed and sizes the model was trained
+    with, read from its plmkit.json), all (every row, the default for local files), or a hub
+    split string. Columns and seed default to what the model was trained with.
+    """
+    from plmkit.data import _kind, load_split
+
+    require_positive(batch_size, "batch_size")
+    trained = _training_data(model)
+    same_data = trained.get("source") == data
+    text_column = text_column or (trained.get("text_column") if same_data else None) or "text"
+    label_column = label_column or (trained.get("label_column") if same_data else None) or "label"
+    if split is None:
+        split = "test" if _kind(data) == "hub" else "all"
+    clf = _load(model, backend)
+    dataset = load_split(
+        data,
+        split,
+        text_column=text_column,
+        label_column=label_column,
+        seed=seed if seed is not None else trained.get("seed", 42),
+        test_size=trained.get("test_size", 0.1),
+        validation_size=trained.get("validation_size", 0.1),
+        label_names=clf.label_names,
+    )
+    ids = tokenize_for_classifier(clf.tokenizer, dataset.texts, clf.max_length)
+    matrix = stream_confusion(
+        clf.forward,
+        clf.tokenizer,
+        ids,
+        dataset.labels or [],
+        len(clf.label_names),
+        batch_size,
+        show_progress,
+    )
+    report = matrix.report(clf.label_names)
+    report.update(model=model, data=dataset.source, split=dataset.split)
+    report["data_hash"] = dataset.data_hash()
+    return report
+
+
+def _training_data(model: str) -> dict[str, Any]:
+    """The `data` block of the model's plmkit.json (source, columns, seed, split sizes)."""
+    from plmkit import loading
+    from plmkit.training import RESULTS_FILE
+
+    path = loading.model_dir(model) / RESULTS_FILE
+    try:
+        return json.loads(path.read_text()).get("data", {})
+    except (OSError, ValueError):
+        return {}
