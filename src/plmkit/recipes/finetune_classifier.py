@@ -2,11 +2,12 @@
 
     result = finetune(FinetuneConfig(model="minilm", data="movie-snippets", out="runs/sentiment"))
 
-Read top to bottom, `finetune` does: seeded train / validation / test splits -> tokenize once,
-unpadded -> choose max_length from the data -> model with a fresh head -> HF Trainer set up by
-`plmkit.training` (the recipe's batch size, schedule and dtype) with evaluation each epoch on
-the validation split, early stopping and the best checkpoint kept -> final validation and test
-metrics -> the model directory with `plmkit.json` (provenance, metrics, timing, padding).
+Read top to bottom, `prepare` then `finetune` do: seeded train / validation / test splits ->
+tokenize once, unpadded -> choose max_length from the data -> model with a fresh head -> HF
+Trainer set up by `plmkit.training` (the recipe's batch size, schedule and dtype) with
+evaluation each epoch on the validation split, early stopping and the best checkpoint kept ->
+final validation and test metrics -> the model directory with `plmkit.json` (provenance,
+metrics, timing, padding). `prepare` stops before training (the benchmark reuses it).
 
 Recipes (`RECIPES`) fill the `FinetuneConfig` fields left at None:
 - default: dynamic padding to the batch's longest text, length-grouped batches, bf16 autocast
@@ -22,7 +23,7 @@ import dataclasses
 import logging
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,10 +114,31 @@ def recipe_settings(config: FinetuneConfig) -> dict[str, Any]:
     return settings
 
 
-def finetune(
-    config: FinetuneConfig, on_event: Callable[[dict], None] | None = None
-) -> FinetuneResult:
-    """Train, evaluate and save a classifier; progress goes to `on_event` as dicts."""
+@dataclass
+class Prepared:
+    """Everything `finetune` sets up before training: the benchmark reuses it as is."""
+
+    config: FinetuneConfig
+    settings: dict[str, Any]
+    spec: Any
+    trainer: training.AtomicTrainer
+    progress: training.ProgressCallback
+    tokenizer: Any
+    splits: dict[str, TextDataset]
+    eval_ids: dict[str, list]
+    max_length: int
+    padding: dict[str, Any]
+    bf16: bool
+    dtype_reason: str
+
+
+def prepare(
+    config: FinetuneConfig,
+    on_event: Callable[[dict], None] | None = None,
+    callbacks: Sequence[Any] = (),
+) -> Prepared:
+    """Splits, tokenization, model and a Trainer set up by the recipe; nothing trained yet.
+    `callbacks` are added to the Trainer's (the benchmark times steps with one)."""
     from transformers import DataCollatorWithPadding, EarlyStoppingCallback, set_seed
 
     config.validate()
@@ -220,7 +242,7 @@ def finetune(
         pad_to_multiple_of=None if settings["pad_to"] else PAD_MULTIPLE,
     )
     progress = training.ProgressCallback(emit)
-    callbacks: list[Any] = [progress]
+    callbacks = [progress, *callbacks]
     if patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=patience))
 
@@ -251,6 +273,34 @@ def finetune(
         if config.class_weights == "auto"
         else None,
     )
+    return Prepared(
+        config=config,
+        settings=settings,
+        spec=spec,
+        trainer=trainer,
+        progress=progress,
+        tokenizer=tokenizer,
+        splits=splits,
+        eval_ids=eval_ids,
+        max_length=max_length,
+        padding=padding,
+        bf16=bf16,
+        dtype_reason=dtype_reason,
+    )
+
+
+def finetune(
+    config: FinetuneConfig, on_event: Callable[[dict], None] | None = None
+) -> FinetuneResult:
+    """Train, evaluate and save a classifier; progress goes to `on_event` as dicts."""
+    run = prepare(config, on_event)
+    settings, spec, trainer, progress = run.settings, run.spec, run.trainer, run.progress
+    tokenizer, splits, eval_ids = run.tokenizer, run.splits, run.eval_ids
+    train, validation, test = splits["train"], splits.get("validation"), splits.get("test")
+    label_names = train.label_names
+    emit = on_event or (lambda event: None)
+    out = Path(config.out)
+    checkpoint_dir = Path(trainer.args.output_dir)
     if not config.resume and checkpoint_dir.exists():
         shutil.rmtree(checkpoint_dir)  # a fresh run: stale checkpoints must not be resumed
     resume_from = training.resume_checkpoint(checkpoint_dir, config.resume)
@@ -283,12 +333,12 @@ def finetune(
         seed=config.seed,
         spec=spec,
         data_hash=train.data_hash(),
-        bf16=bf16,
+        bf16=run.bf16,
         task="text-classification",
         recipe=config.recipe,
         config=dataclasses.asdict(config),
         settings=settings,
-        dtype_reason=dtype_reason,
+        dtype_reason=run.dtype_reason,
         data={
             "source": config.data,
             "hub_split": config.split,
@@ -301,8 +351,8 @@ def finetune(
             "hashes": {name: split.data_hash() for name, split in splits.items()},
         },
         labels=label_names,
-        max_length=max_length,
-        padding=padding,
+        max_length=run.max_length,
+        padding=run.padding,
         training={
             "seconds": round(train_seconds, 2),
             "train_step_seconds": round(progress.seconds, 2),
