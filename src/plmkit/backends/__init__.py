@@ -13,6 +13,7 @@ backends are kept per process, like `loading.cached`.
 
 from __future__ import annotations
 
+import atexit
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ __all__ = [
     "load_encoder_backend",
 ]
 
-_LOADED: dict[tuple, Any] = {}
+_LOADED: dict[tuple, Any] = {}  # closed at exit: native engines must stop before teardown
 _MAX_LOADED = 6
 TASKS = ("embed", "classify")
 
@@ -176,3 +177,6 @@ def unload_all() -> None:
     _LOADED.clear()
     loading._CACHE.clear()
     gc.collect()
+
+
+atexit.register(unload_all)

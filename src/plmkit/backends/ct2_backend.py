@@ -84,6 +84,10 @@ class CT2CausalLM(CausalLMBackend):
         )
         return [list(r.sequences_ids[0]) for r in results]
 
+    def close(self) -> None:
+        """Stop CTranslate2's worker threads now: left to interpreter exit they can abort it."""
+        self.generator.unload_model()
+
     def token_logprobs(self, ids: Sequence[int]) -> np.ndarray:
         (result,) = self.generator.score_batch([self._tokens(ids)])
         return np.asarray(result.log_probs, dtype=np.float32)

@@ -131,16 +131,29 @@ class LlamaCppCausalLM(CausalLMBackend):
             context.close()
 
     def token_logprobs(self, ids: Sequence[int]) -> np.ndarray:
-        """One token at a time: without logits_all only the last position's logits exist."""
-        self.llm.reset()
-        self.llm.eval([ids[0]])
-        out = []
-        for token in ids[1:]:
-            logits = np.asarray(self.llm.scores[self.llm.n_tokens - 1], dtype=np.float64)
-            top = logits.max()
-            out.append(logits[token] - top - np.log(np.exp(logits - top).sum()))
-            self.llm.eval([token])
-        return np.asarray(out, dtype=np.float32)
+        """Logits for every position from one batched decode (chunks of n_batch tokens)."""
+        from llama_cpp._internals import LlamaBatch
+
+        context, vocab, step = self.llm._ctx, self.llm.n_vocab(), self.llm.n_batch
+        context.kv_cache_clear()
+        self.llm.n_tokens = 0  # the next generate() must not reuse this KV cache
+        batch = LlamaBatch(n_tokens=step, embd=0, n_seq_max=1, verbose=False)
+        rows = []
+        try:
+            for start in range(0, len(ids) - 1, step):
+                chunk = list(ids[start : min(start + step, len(ids) - 1)])
+                batch.set_batch(chunk, n_past=start, logits_all=True)
+                context.decode(batch)
+                for row in range(len(chunk)):
+                    logits = np.ctypeslib.as_array(context.get_logits_ith(row), shape=(vocab,))
+                    rows.append(logits.astype(np.float64))
+        finally:
+            batch.close()
+            context.kv_cache_clear()
+        logits = np.stack(rows)  # (T - 1, V)
+        top = logits.max(-1, keepdims=True)
+        logsumexp = top[:, 0] + np.log(np.exp(logits - top).sum(-1))
+        return (logits[np.arange(len(rows)), list(ids[1:])] - logsumexp).astype(np.float32)
 
     def close(self) -> None:
         self.llm.close()

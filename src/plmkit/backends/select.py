@@ -36,7 +36,7 @@ EMBED_MIN_COSINE = 0.99
 CLASSIFY_MIN_AGREEMENT = 0.97
 DECODE_MAX_PPL_RATIO = 1.10
 DECODE_TOKENS = 32
-SCHEMA = 1
+SCHEMA = 2  # bump when a backend changes what it computes (e.g. int8 scheme)
 
 
 @dataclass
