@@ -155,6 +155,7 @@ def choose_encoder(model: str, task: Task, build: Any, loaded: dict[str, Encoder
         choice = Choice("torch-fp32", notes)
         _write_cache(key, choice)
         return choice
+    log.info("choosing a backend for %s (%s) once: measuring %s", model, task, ", ".join(names))
     tokenizer = loading.cached("tokenizer", model)
     texts = list(SENTENCES) * 2
     ids = tokenizer(texts, truncation=True, max_length=128)["input_ids"]
@@ -226,6 +227,11 @@ def choose_decoder(model: str, build: Any, loaded: dict[str, CausalLMBackend]) -
         choice = Choice("torch-fp32", notes, batch_name="torch-fp32")
         _write_cache(key, choice)
         return choice
+    log.info(
+        "choosing a backend for %s once (up to a minute, cached after): measuring %s",
+        model,
+        ", ".join(names),
+    )
     tokenizer = loading.cached("tokenizer", model)
     prompts = [tokenizer(p)["input_ids"] for p in PROMPTS]
     measured: dict[str, dict] = {}

@@ -12,8 +12,11 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -83,7 +86,61 @@ def _unavailable(scenario: str, name: str, error: PlmError) -> Row:
     return Row(scenario, name, 0.0, "-", note=f"not available: {error.message}")
 
 
+@dataclass
+class Engine:
+    """One contestant: `run` does the whole workload, `single` serves one request."""
+
+    name: str
+    run: Callable[[], Any]
+    single: Callable[[Any], Any] | None = None
+    baseline: bool = False
+    memory_mb: float = 0.0
+    best_seconds: float = float("inf")
+    output: Any = None
+    handle: Any = None
+    """The model or backend behind `run` (for quality checks after the race)."""
+
+
+def _enter(engines: list[Engine], load: Callable[[], Engine]) -> Engine:
+    """Load an engine and run its workload once (warm-up), recording peak memory."""
+    with PeakMemory() as memory:
+        engine = load()
+        engine.output = engine.run()
+    engine.memory_mb = memory.mb
+    engines.append(engine)
+    return engine
+
+
+def _race(engines: list[Engine], rounds: int) -> None:
+    """Timed rounds, engines interleaved (start rotating), best round kept for each.
+
+    On a shared machine a burst of someone else's work then hits every engine alike.
+    """
+    for round_ in range(rounds):
+        shift = round_ % len(engines)
+        for engine in engines[shift:] + engines[:shift]:
+            engine.output, seconds = timed(engine.run)
+            engine.best_seconds = min(engine.best_seconds, seconds)
+
+
+def _rounds(options: BenchOptions) -> int:
+    return 1 if options.quick else 3
+
+
+def _latency(engine: Engine, probe: list) -> dict:
+    if engine.single is None:
+        return {}
+    seconds = [timed(engine.single, item)[1] for item in probe]
+    p50, p95 = percentiles(seconds)
+    return {"p50_ms": p50, "p95_ms": p95}
+
+
 # --- encode -----------------------------------------------------------------------------
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    norms = np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1)
+    return float(np.mean((a * b).sum(-1) / np.maximum(norms, 1e-12)))
 
 
 def encode(options: BenchOptions) -> list[Row]:
@@ -91,67 +148,56 @@ def encode(options: BenchOptions) -> list[Row]:
 
     _, _, texts, _ = movie_sentences()
     texts = texts[: options.n_texts]
-    probe = texts[: options.n_latency]
+    probe = [[t] for t in texts[: options.n_latency]]
     tokenizer = loading.cached("tokenizer", options.encoder)
     mean_tokens = float(np.mean([len(x) for x in tokenizer(texts)["input_ids"]]))
-    rows: list[Row] = []
-    reference = None
+    config = loading.load_config(options.encoder)
+    engines: list[Engine] = []
     baseline_name = "sentence-transformers encode (defaults)"
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError:
         SentenceTransformer = None  # noqa: N806
     if SentenceTransformer is not None:
-        with PeakMemory() as memory:
+
+        def load_st() -> Engine:
             model = SentenceTransformer(str(loading.model_dir(options.encoder)), device="cpu")
-            model.encode(texts[:8])
-            reference, seconds = timed(model.encode, texts)
-        latencies = _single_latencies(model.encode, probe)
-        rows.append(
-            Row(
-                "encode",
-                baseline_name,
-                len(texts) / seconds,
-                "texts/s",
-                baseline=True,
-                peak_mem_mb=memory.mb,
-                quality="reference (fp32)",
-                limit=_encoder_limit(options, "fp32", model[0].auto_model.config, mean_tokens),
-                **dict(zip(("p50_ms", "p95_ms"), percentiles(latencies), strict=True)),
-            )
-        )
-        del model
+            run = partial(model.encode, show_progress_bar=False)
+            return Engine(baseline_name, lambda: run(texts), run, baseline=True)
+
+        _enter(engines, load_st)
     auto = _auto_note("encoder", options.encoder)
     for name in registry.installed("encoder"):
-        backends.unload_all()
-        with PeakMemory() as memory:
-            plm_encode(texts[:8], options.encoder, backend=name)
-            result, seconds = timed(plm_encode, texts, options.encoder, backend=name)
-        embeddings = result.embeddings
-        if reference is None:
-            reference = embeddings
-        cosine = float(
-            np.mean(
-                (embeddings * reference).sum(-1)
-                / (np.linalg.norm(embeddings, axis=-1) * np.linalg.norm(reference, axis=-1))
+
+        def load(name: str = name) -> Engine:
+            run = partial(plm_encode, model=options.encoder, backend=name)
+            return Engine(
+                f"plmkit encode --backend {name}",
+                lambda: run(texts).embeddings,
+                lambda batch: run(batch).embeddings,
             )
-        )
-        latencies = _single_latencies(
-            lambda batch, n=name: plm_encode(batch, options.encoder, backend=n), probe
-        )
-        config = backends.load_encoder_backend(options.encoder, "embed", name).config
+
+        _enter(engines, load)
+    _race(engines, _rounds(options))
+    reference = engines[0].output
+    rows = []
+    for engine in engines:
+        name = engine.name.split()[-1]
         rows.append(
             Row(
                 "encode",
-                f"plmkit encode --backend {name}",
-                len(texts) / seconds,
+                engine.name,
+                len(texts) / engine.best_seconds,
                 "texts/s",
-                peak_mem_mb=memory.mb,
-                quality=f"cosine vs fp32 {cosine:.4f}",
-                vs=baseline_name if rows and rows[0].baseline else "",
-                limit=_encoder_limit(options, name, config, mean_tokens),
+                baseline=engine.baseline,
+                peak_mem_mb=engine.memory_mb,
+                quality="reference (fp32)"
+                if engine.baseline
+                else f"cosine vs fp32 {_cosine(engine.output, reference):.4f}",
+                vs="" if engine.baseline or not engines[0].baseline else baseline_name,
+                limit=_encoder_limit(options, _dtype_of(name), config, mean_tokens),
                 note="auto picks this" if name == auto else "",
-                **dict(zip(("p50_ms", "p95_ms"), percentiles(latencies), strict=True)),
+                **_latency(engine, probe),
             )
         )
     backends.unload_all()
@@ -167,59 +213,60 @@ def classify(options: BenchOptions) -> list[Row]:
     directory = str(options.classifier or bench_classifier(options.encoder))
     _, _, texts, labels = movie_sentences()
     texts, gold = texts[: options.n_texts], np.asarray(labels[: options.n_texts])
-    probe = texts[: options.n_latency]
+    probe = [[t] for t in texts[: options.n_latency]]
     tokenizer = loading.load_tokenizer(directory)
     mean_tokens = float(np.mean([len(x) for x in tokenizer(texts)["input_ids"]]))
+    config = loading.load_config(directory)
     baseline_name = 'transformers pipeline("text-classification") (defaults)'
-    with PeakMemory() as memory:
+    engines: list[Engine] = []
+
+    def load_pipeline() -> Engine:
         classifier = pipeline("text-classification", model=directory, device="cpu")
         label2id = classifier.model.config.label2id
-        classifier(texts[:8])
-        outputs, seconds = timed(classifier, texts)
-    base_accuracy = float(np.mean([label2id[o["label"]] for o in outputs] == gold)) * 100
-    latencies = _single_latencies(classifier, probe)
-    rows = [
-        Row(
-            "classify",
-            baseline_name,
-            len(texts) / seconds,
-            "texts/s",
-            baseline=True,
-            peak_mem_mb=memory.mb,
-            quality=f"accuracy {base_accuracy:.2f}",
-            limit=_encoder_limit(options, "fp32", classifier.model.config, mean_tokens),
-            **dict(zip(("p50_ms", "p95_ms"), percentiles(latencies), strict=True)),
-        )
-    ]
-    del classifier
+
+        def run(batch: list[str]) -> np.ndarray:
+            return np.asarray([label2id[o["label"]] for o in classifier(batch)])
+
+        return Engine(baseline_name, lambda: run(texts), run, baseline=True)
+
+    _enter(engines, load_pipeline)
     auto = _auto_note("encoder", directory, "classify")
-    fp32_accuracy = None
     for name in registry.installed("encoder"):
-        backends.unload_all()
-        with PeakMemory() as memory:
+
+        def load(name: str = name) -> Engine:
             backend = backends.load_encoder_backend(directory, "classify", name)
-            backends.forward_sorted(backend, tokenizer, texts[:8])
-            logits, seconds = timed(backends.forward_sorted, backend, tokenizer, texts)
-        accuracy = float(np.mean(np.argmax(np.stack(logits), -1) == gold)) * 100
-        fp32_accuracy = accuracy if name == "torch-fp32" else fp32_accuracy
-        latencies = _single_latencies(
-            lambda batch, b=backend: backends.forward_sorted(b, tokenizer, batch), probe
-        )
-        quality = f"accuracy {accuracy:.2f}"
-        if fp32_accuracy is not None and name != "torch-fp32":
-            quality += f" ({accuracy - fp32_accuracy:+.2f} vs fp32)"
+
+            def run(batch: list[str]) -> np.ndarray:
+                logits = backends.forward_sorted(backend, tokenizer, batch)
+                return np.argmax(np.stack(logits), -1)
+
+            return Engine(
+                f"plmkit --backend {name} (sorted batches of 32)", lambda: run(texts), run
+            )
+
+        _enter(engines, load)
+    _race(engines, _rounds(options))
+    accuracy = {e.name: float(np.mean(e.output == gold)) * 100 for e in engines}
+    fp32 = next((a for n, a in accuracy.items() if "torch-fp32" in n), None)
+    rows = []
+    for engine in engines:
+        name = engine.name.split()[2] if not engine.baseline else "fp32"
+        quality = f"accuracy {accuracy[engine.name]:.2f}"
+        if fp32 is not None and not engine.baseline and "torch-fp32" not in engine.name:
+            quality += f" ({accuracy[engine.name] - fp32:+.2f} vs fp32)"
         rows.append(
             Row(
                 "classify",
-                f"plmkit --backend {name} (sorted batches of 32)",
-                len(texts) / seconds,
+                engine.name,
+                len(texts) / engine.best_seconds,
                 "texts/s",
-                peak_mem_mb=memory.mb,
+                baseline=engine.baseline,
+                peak_mem_mb=engine.memory_mb,
                 quality=quality,
-                vs=baseline_name,
-                limit=_encoder_limit(options, name, backend.config, mean_tokens),
+                vs="" if engine.baseline else baseline_name,
+                limit=_encoder_limit(options, _dtype_of(name), config, mean_tokens),
                 note="auto picks this" if name == auto else "",
-                **dict(zip(("p50_ms", "p95_ms"), percentiles(latencies), strict=True)),
+                **_latency(engine, probe),
             )
         )
     backends.unload_all()
@@ -257,129 +304,163 @@ def _weight_bytes(name: str, model: str, parameters: int) -> float | None:
     return parameters * (2 if "bf16" in name else 4)
 
 
-def _hf_baseline(options: BenchOptions, prompt: list[int]) -> tuple[Row, list[int], np.ndarray]:
-    """HF fp32 generate, batch 1, greedy; per-token times from a streamer."""
+class _Clock:
+    """A transformers streamer that only notes when each piece arrives."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+
+    def put(self, value) -> None:
+        self.times.append(time.perf_counter())
+
+    def end(self) -> None:
+        pass
+
+
+def _hf_engine(options: BenchOptions, prompt: list[int]) -> Engine:
+    """HF fp32 generate, batch 1, greedy, exactly n_tokens new tokens."""
     import torch
 
-    class Clock:
-        def __init__(self) -> None:
-            self.times: list[float] = []
+    model = loading.load_causal_lm(options.decoder)
+    ids = torch.tensor([prompt])
 
-        def put(self, value) -> None:
-            self.times.append(time.perf_counter())
-
-        def end(self) -> None:
-            pass
-
-    with PeakMemory() as memory:
-        model = loading.load_causal_lm(options.decoder)
-        ids = torch.tensor([prompt])
+    def run() -> tuple[list[int], list[float], float]:
+        clock = _Clock()
+        start = time.perf_counter()
         with torch.inference_mode():
-            model.generate(ids, max_new_tokens=2, do_sample=False)
-            clock = Clock()
-            start = time.perf_counter()
             out = model.generate(
                 ids,
                 max_new_tokens=options.n_tokens,
                 min_new_tokens=options.n_tokens,
                 do_sample=False,
                 streamer=clock,
+                pad_token_id=model.generation_config.pad_token_id,
             )
-            seconds = time.perf_counter() - start
-    new = out[0, len(prompt) :].tolist()
-    token_times = clock.times[1:]  # the first put is the prompt
-    gaps = list(np.diff(token_times))
-    with torch.inference_mode():
-        logits = model(input_ids=out).logits[0, :-1].float()
-    logprobs = logits.log_softmax(-1).gather(1, out[0, 1:].unsqueeze(1)).squeeze(1).numpy()
-    parameters = sum(p.numel() for p in model.parameters())
-    bandwidth = options.limits.get("memory_bandwidth_gbs")
-    row = Row(
-        "generate",
-        "transformers generate fp32 (batch 1, greedy)",
-        len(new) / seconds,
-        "tokens/s",
-        baseline=True,
-        ttft_ms=(token_times[0] - start) * 1000,
-        peak_mem_mb=memory.mb,
-        quality="reference (fp32)",
-        limit=bandwidth * 1e9 / (parameters * 4) if bandwidth else None,
-        **dict(zip(("p50_ms", "p95_ms"), percentiles(gaps), strict=True)),
-    )
-    del model
-    return row, new, logprobs[len(prompt) - 1 :]
+        return out[0, len(prompt) :].tolist(), clock.times[1:], start  # 1st put: the prompt
+
+    return Engine("transformers generate fp32 (batch 1, greedy)", run, baseline=True, handle=model)
+
+
+def _stream_engine(name: str, options: BenchOptions, prompt: list[int]) -> Engine:
+    backend = backends.load_causal_lm_backend(options.decoder, name)
+
+    def run() -> tuple[list[int], list[float], float]:
+        tokens, stamps = [], []
+        start = time.perf_counter()
+        for token in backend.stream(prompt, options.n_tokens, Sampling()):
+            tokens.append(token)
+            stamps.append(time.perf_counter())
+        return tokens, stamps, start
+
+    return Engine(f"plmkit generate --backend {name} (batch 1)", run, handle=backend)
+
+
+def _timing(engine: Engine) -> dict:
+    """TTFT and inter-token latency of the engine's last round."""
+    tokens, stamps, start = engine.output
+    p50, p95 = percentiles(list(np.diff(stamps)))
+    return {"ttft_ms": (stamps[0] - start) * 1000, "p50_ms": p50, "p95_ms": p95}
 
 
 def generate(options: BenchOptions) -> list[Row]:
+    import torch
+
     tokenizer = loading.cached("tokenizer", options.decoder)
     prompt = _chat_ids(tokenizer, PROMPTS[0])
-    baseline, reference_new, reference_logprobs = _hf_baseline(options, prompt)
-    rows = [baseline]
     config = loading.load_config(options.decoder)
     parameters = _parameter_count(config)
     bandwidth = options.limits.get("memory_bandwidth_gbs")
     auto = _auto_note("decoder", options.decoder)
     auto_batch = _auto_note("decoder", options.decoder, batch=True)
+    engines: list[Engine] = []
+    hf = _enter(engines, lambda: _hf_engine(options, prompt))
+    unavailable: list[Row] = []
+    for name in registry.installed("decoder"):
+        try:
+            _enter(engines, lambda name=name: _stream_engine(name, options, prompt))
+        except PlmError as error:  # e.g. llama-cpp on a model without a GGUF
+            unavailable.append(_unavailable("generate", f"plmkit --backend {name}", error))
+    _race(engines, _rounds(options))
+    reference_text = prompt + hf.output[0]
+    with torch.inference_mode():
+        logits = hf.handle(input_ids=torch.tensor([reference_text])).logits[0, :-1].float()
+    picked = logits.log_softmax(-1).gather(1, torch.tensor(reference_text[1:]).unsqueeze(1))
+    reference_logprobs = picked.squeeze(1).numpy()[len(prompt) - 1 :]
     singles: dict[str, float] = {}
     batch_capable = []
-    for name in registry.installed("decoder"):
-        backends.unload_all()
-        with PeakMemory() as memory:
-            try:
-                backend = backends.load_causal_lm_backend(options.decoder, name)
-            except PlmError as error:  # e.g. llama-cpp on a model without a GGUF
-                rows.append(_unavailable("generate", f"plmkit --backend {name}", error))
-                continue
-            list(backend.stream(prompt, 2, Sampling()))
-            start = time.perf_counter()
-            stamps = []
-            for _ in backend.stream(prompt, options.n_tokens, Sampling()):
-                stamps.append(time.perf_counter())
-        seconds = stamps[-1] - start
-        logprobs = backend.token_logprobs(prompt + reference_new)[len(prompt) - 1 :]
-        ratio = float(np.exp(reference_logprobs.mean() - logprobs.mean()))
+    rows: list[Row] = []
+    for engine in engines:
+        name = "fp32" if engine.baseline else engine.name.split()[3]
+        tokens = len(engine.output[0])
+        quality = "reference (fp32)"
+        if not engine.baseline:
+            logprobs = engine.handle.token_logprobs(reference_text)[len(prompt) - 1 :]
+            ratio = float(np.exp(reference_logprobs.mean() - logprobs.mean()))
+            quality = f"perplexity {ratio:.3f}x fp32's on its text"
+            singles[name] = tokens / engine.best_seconds
+            if type(engine.handle).generate_batch is not backends.CausalLMBackend.generate_batch:
+                batch_capable.append(name)
         weights = _weight_bytes(name, options.decoder, parameters)
-        singles[name] = len(stamps) / seconds
         rows.append(
             Row(
                 "generate",
-                f"plmkit generate --backend {name} (batch 1)",
-                len(stamps) / seconds,
+                engine.name,
+                tokens / engine.best_seconds,
                 "tokens/s",
-                ttft_ms=(stamps[0] - start) * 1000,
-                peak_mem_mb=memory.mb,
-                quality=f"perplexity {ratio:.3f}x fp32's on its text",
-                vs=baseline.name,
+                baseline=engine.baseline,
+                peak_mem_mb=engine.memory_mb,
+                quality=quality,
+                vs="" if engine.baseline else hf.name,
                 limit=bandwidth * 1e9 / weights if bandwidth and weights else None,
                 note="auto picks this" if name == auto else "",
-                **dict(zip(("p50_ms", "p95_ms"), percentiles(list(np.diff(stamps))), strict=True)),
+                **_timing(engine),
             )
         )
-        if type(backend).generate_batch is not backends.CausalLMBackend.generate_batch:
-            batch_capable.append(name)
+    del hf, engines
+    rows += _concurrent(options, tokenizer, singles, batch_capable, auto_batch) + unavailable
+    backends.unload_all()
+    return rows
+
+
+def _concurrent(
+    options: BenchOptions,
+    tokenizer: Any,
+    singles: dict[str, float],
+    names: list[str],
+    auto_batch: str,
+) -> list[Row]:
+    """Several prompts at once on the engines with real batching."""
+    if not singles:
+        return []
     prompts = [_chat_ids(tokenizer, p) for p in (PROMPTS * 2)[: options.concurrent]]
-    reference_name = "llama-cpp" if "llama-cpp" in singles else max(singles, key=singles.get)
-    for name in batch_capable:
-        backends.unload_all()
-        with PeakMemory() as memory:
+    reference = "llama-cpp" if "llama-cpp" in singles else max(singles, key=singles.get)
+    engines: list[Engine] = []
+    for name in names:
+
+        def load(name: str = name) -> Engine:
             backend = backends.load_causal_lm_backend(options.decoder, name)
-            backend.generate_batch(prompts[:2], 2, Sampling())
-            outputs, seconds = timed(backend.generate_batch, prompts, options.n_tokens, Sampling())
-        total = sum(len(o) for o in outputs)
+            run = partial(backend.generate_batch, prompts, options.n_tokens, Sampling())
+            return Engine(f"plmkit --backend {name}, {len(prompts)} prompts at once", run)
+
+        _enter(engines, load)
+    _race(engines, _rounds(options))
+    rows = []
+    for engine in engines:
+        name = engine.name.split()[2].rstrip(",")
+        total = sum(len(o) for o in engine.output)
         rows.append(
             Row(
                 "generate",
-                f"plmkit --backend {name}, {len(prompts)} prompts at once",
-                total / seconds,
+                engine.name,
+                total / engine.best_seconds,
                 "tokens/s",
-                peak_mem_mb=memory.mb,
-                quality=f"{total} tokens",
-                ratio=total / seconds / singles[reference_name],
-                vs=f"plmkit --backend {reference_name} (batch 1)",
+                peak_mem_mb=engine.memory_mb,
+                quality=f"{total} tokens in all",
+                ratio=total / engine.best_seconds / singles[reference],
+                vs=f"plmkit generate --backend {reference} (batch 1)",
                 note="auto picks this for batches" if name == auto_batch else "",
             )
         )
-    backends.unload_all()
     return rows
 
 
