@@ -607,12 +607,17 @@ def _print_finetune_event(event: dict) -> None:
 
 @command("finetune")
 def finetune_cmd(
-    model: ModelOpt = "minilm",
+    model: Annotated[
+        str | None,
+        typer.Option("--model", "-m", help="alias, hub id or directory (default: the recipe's)"),
+    ] = None,
     data: Annotated[
         str, typer.Option(help="movie-snippets, a CSV/TSV/JSONL/parquet file or glob, hub id")
     ] = "movie-snippets",
     out: Annotated[str, typer.Option(help="output directory")] = "runs/classifier",
-    recipe: Annotated[str, typer.Option(help="default (fast), reference or accurate")] = "default",
+    recipe: Annotated[
+        str, typer.Option(help="default (fast, minilm), reference (the tutorial's), accurate")
+    ] = "default",
     text_column: str = "text",
     label_column: str = "label",
     split: Annotated[

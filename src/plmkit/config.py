@@ -176,15 +176,17 @@ class FinetuneConfig:
     """What `plm finetune` trains, on which data, and how. Fields left at None take the
     recipe's value (see `plmkit.recipes.finetune_classifier.RECIPES`)."""
 
-    model: str = "minilm"
-    """Pre-trained encoder to fine-tune (alias, hub id in the cache, or directory)."""
+    model: str | None = None
+    """Pre-trained model to fine-tune (alias, hub id in the cache, or directory); default the
+    recipe's: minilm, or the embedded decoder smollm2 for the accurate recipe."""
     data: str = "movie-snippets"
     """movie-snippets, a CSV / TSV / JSONL / parquet file (or glob), or a hub dataset id."""
     out: str = "runs/classifier"
     """Output directory: the fine-tuned model, plmkit.json, and checkpoints/ while training."""
     recipe: str = "default"
     """default (fast: dynamic padding, length grouping, bf16 where native, fused AdamW),
-    reference (the tutorial: pad to 512, batch 8, 1 epoch, fp32, plain AdamW) or accurate."""
+    reference (the tutorial: pad to 512, batch 8, 1 epoch, fp32, plain AdamW) or accurate
+    (the embedded 135M decoder fine-tuned as a classifier: slower)."""
     text_column: str = "text"
     """Column holding the texts."""
     label_column: str = "label"

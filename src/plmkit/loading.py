@@ -325,10 +325,11 @@ def load_causal_lm(spec: ModelSpec | str, dtype: torch.dtype | None = None) -> P
 
 
 def load_classifier(spec: ModelSpec | str, dtype: torch.dtype | None = None) -> PreTrainedModel:
-    """An encoder with a trained sequence-classification head (e.g. from `plm finetune`)."""
+    """An encoder (or a decoder) with a trained sequence-classification head, e.g. from
+    `plm finetune` (its accurate recipe fine-tunes the embedded decoder)."""
     from transformers import AutoModelForSequenceClassification
 
-    spec = require_kind(spec, "encoder", "classify")
+    spec = resolve(spec) if isinstance(spec, str) else spec
     model, info = _from_pretrained(
         AutoModelForSequenceClassification, spec, dtype, output_loading_info=True
     )

@@ -165,3 +165,21 @@ def test_bad_input_is_a_clear_error(tiny_bert_dir, tmp_path, rows, kw, error, ma
 def test_missing_data_file(tiny_bert_dir, tmp_path):
     with pytest.raises(DataError, match="does not exist"):
         finetune(_config(tiny_bert_dir, tmp_path / "none.csv", tmp_path / "out"))
+
+
+def test_a_decoder_fine_tunes_as_a_classifier(tiny_llama_dir, sentiment_csv, tmp_path):
+    """The accurate recipe's path: a Llama with a score head on its last real token."""
+    from plmkit.pipelines.classify import classify
+
+    result = finetune(_config(tiny_llama_dir, sentiment_csv, tmp_path / "out", max_steps=2))
+    config = json.loads((result.out / "config.json").read_text())
+    assert config["architectures"] == ["LlamaForSequenceClassification"]
+    assert config["pad_token_id"] is not None
+    predictions = classify(["great fun the movie .", "dull mess ."], str(result.out))
+    assert [p.text for p in predictions] == ["great fun the movie .", "dull mess ."]
+
+
+def test_recipes_pick_their_model():
+    assert recipe_settings(FinetuneConfig())["model"] == "minilm"
+    assert recipe_settings(FinetuneConfig(recipe="accurate"))["model"] == "smollm2"
+    assert recipe_settings(FinetuneConfig(recipe="accurate", model="x"))["model"] == "x"
