@@ -17,6 +17,10 @@ _API = {
     "fill_mask": "plmkit.pipelines.fill_mask",
     "generate": "plmkit.pipelines.generate",
     "mask_demo": "plmkit.pipelines.mask_demo",
+    "pretrain_mlm": "plmkit.recipes.pretrain_mlm",
+    "pretrain_clm": "plmkit.recipes.pretrain_clm",
+    "train_tokenizer": "plmkit.tokenizer_training",
+    "compare_finetuning": "plmkit.compare",
     "resolve": "plmkit.registry",
     "PlmError": "plmkit.errors",
 }

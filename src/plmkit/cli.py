@@ -159,11 +159,28 @@ def encode_cmd(
 
 @command("fill-mask")
 def fill_mask_cmd(
-    text: str, model: ModelOpt = "minilm", top_k: int = 5, as_json: JsonOpt = False
+    args: Annotated[
+        list[str],
+        typer.Argument(metavar="[MODEL] TEXT", help="text with [MASK], the model may come first"),
+    ],
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="alias, hub id or directory (minilm)")
+    ] = None,
+    top_k: int = 5,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Rank tokens for each [MASK] in TEXT (encoders with an MLM head)."""
+    """Rank tokens for each [MASK] in TEXT (encoders with an MLM head):
+    `plm fill-mask runs/mlm "this movie was [MASK] ."` or `plm fill-mask TEXT --model M`."""
+    from plmkit.errors import InvalidInputError
     from plmkit.pipelines.fill_mask import fill_mask
 
+    if len(args) > 2 or (len(args) == 2 and model is not None):
+        raise InvalidInputError(
+            f"fill-mask takes one text, got {len(args)} arguments",
+            'quote the text: plm fill-mask runs/mlm "this movie was [MASK] ."',
+        )
+    text = args[-1]
+    model = args[0] if len(args) == 2 else model or "minilm"
     results = fill_mask(text, model, top_k)
     if as_json:
         echo_json([[c.__dict__ for c in candidates] for candidates in results])
@@ -363,6 +380,9 @@ def _print_training_event(event: dict) -> None:
     kind = event["event"]
     if kind == "stage":
         typer.echo(f"[{event['stage']}]", err=True)
+    elif kind in ("before", "after"):
+        shown = {k: event[k] for k in ("loss", "accuracy", "perplexity") if k in event}
+        typer.echo("  " + ", ".join(f"held-out {k} {v:.4g}" for k, v in shown.items()), err=True)
     elif kind == "log":
         typer.echo(
             f"  step {event['step']}/{event['max_steps']}  loss {event['loss']:.4f}  "

@@ -119,6 +119,10 @@ def test_mlm_from_scratch_with_trained_wordpiece_then_fill_mask_cli(corpus_file,
     assert len(results["probes"][0]["top"]) == 5
     filled = runner.invoke(app, ["fill-mask", "the [MASK] was good .", "-m", config.out])
     assert filled.exit_code == 0, filled.output
+    positional = runner.invoke(app, ["fill-mask", config.out, "the [MASK] was good ."])
+    assert positional.output == filled.output  # `plm fill-mask runs/mlm "..."` works too
+    too_many = runner.invoke(app, ["fill-mask", config.out, "the [MASK]", "-m", config.out])
+    assert too_many.exit_code == 2 and "takes one text" in too_many.output
 
 
 def test_clm_continued_lowers_perplexity_and_generate_cli_works(

@@ -26,6 +26,7 @@ SCENARIOS: dict[str, str] = {
     "classify": "plmkit.bench.scenarios:classify",
     "generate": "plmkit.bench.scenarios:generate",
     "train": "plmkit.bench.train:scenario",
+    "pretrain": "plmkit.bench.pretrain:scenario",
     "coldstart": "plmkit.bench.scenarios:coldstart",
 }
 
