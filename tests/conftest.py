@@ -71,14 +71,11 @@ def _save(model, tokenizer, directory: Path) -> Path:
     return directory
 
 
-@pytest.fixture(scope="session")
-def tiny_bert_dir(tmp_path_factory) -> Path:
-    """A base BertModel (no MLM head), like the embedded minilm."""
+def _tiny_bert(directory: Path, model_class) -> Path:
     import torch
-    from transformers import BertConfig, BertModel
+    from transformers import BertConfig
 
     torch.manual_seed(0)
-    directory = tmp_path_factory.mktemp("tiny-bert")
     tokenizer = _bert_tokenizer(directory)
     config = BertConfig(
         vocab_size=len(tokenizer),
@@ -88,27 +85,23 @@ def tiny_bert_dir(tmp_path_factory) -> Path:
         intermediate_size=64,
         max_position_embeddings=128,
     )
-    return _save(BertModel(config), tokenizer, directory)
+    return _save(model_class(config), tokenizer, directory)
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_dir(tmp_path_factory) -> Path:
+    """A base BertModel (no MLM head), like the embedded minilm."""
+    from transformers import BertModel
+
+    return _tiny_bert(tmp_path_factory.mktemp("tiny-bert"), BertModel)
 
 
 @pytest.fixture(scope="session")
 def tiny_bert_mlm_dir(tmp_path_factory) -> Path:
     """A BertForMaskedLM with its head, so fill-mask works."""
-    import torch
-    from transformers import BertConfig, BertForMaskedLM
+    from transformers import BertForMaskedLM
 
-    torch.manual_seed(0)
-    directory = tmp_path_factory.mktemp("tiny-bert-mlm")
-    tokenizer = _bert_tokenizer(directory)
-    config = BertConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-    )
-    return _save(BertForMaskedLM(config), tokenizer, directory)
+    return _tiny_bert(tmp_path_factory.mktemp("tiny-bert-mlm"), BertForMaskedLM)
 
 
 @pytest.fixture(scope="session")
