@@ -37,6 +37,7 @@ __all__ = [
 ]
 
 _LOADED: dict[tuple, Any] = {}  # closed at exit: native engines must stop before teardown
+_CHOSEN: dict[tuple, str] = {}
 _MAX_LOADED = 6
 TASKS = ("embed", "classify")
 
@@ -84,12 +85,19 @@ def build_causal_lm(model: str, name: str) -> CausalLMBackend:
 
 def choose(model: str, kind: str, task: str = "embed", backend: str = "auto", batch: bool = False):
     """The canonical backend name `backend` means for this model (measuring if auto)."""
-    from plmkit.backends import select
-
     name = registry.require_installed(backend, kind)  # type: ignore[arg-type]
     if name != "auto":
         return name
     stamp = _stamp(model)
+    key = (model, kind, task, batch, stamp)
+    if key not in _CHOSEN:  # per process: the cache file is read once, not per request
+        _CHOSEN[key] = _choose_auto(model, kind, task, batch, stamp)
+    return _CHOSEN[key]
+
+
+def _choose_auto(model: str, kind: str, task: str, batch: bool, stamp: float) -> str:
+    from plmkit.backends import select
+
     if kind == "encoder":
         loaded: dict = {}
         choice = select.choose_encoder(model, task, lambda n: build_encoder(model, task, n), loaded)
@@ -104,9 +112,7 @@ def choose(model: str, kind: str, task: str = "embed", backend: str = "auto", ba
         if n == winner:
             _remember(("decoder", model, "generate", n, stamp), b)
         else:
-            b_close = getattr(b, "close", None)
-            if b_close is not None:
-                b_close()
+            b.close()
     return winner
 
 
@@ -175,6 +181,7 @@ def unload_all() -> None:
         if isinstance(backend, CausalLMBackend):
             backend.close()
     _LOADED.clear()
+    _CHOSEN.clear()
     loading._CACHE.clear()
     gc.collect()
 
