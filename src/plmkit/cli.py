@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from plmkit.errors import PlmError
+from plmkit.errors import InvalidInputError, PlmError
 
 # plmkit works from local files; the hub is never contacted unless the user opts in with
 # HF_HUB_OFFLINE=0 (with no network, hub lookups otherwise retry for tens of seconds).
@@ -291,6 +291,12 @@ def mask_demo_cmd(
 def demo_cmd(
     encoder: Annotated[str, typer.Option(help="encoder for parts 2 and 4")] = "minilm",
     decoder: Annotated[str, typer.Option(help="decoder for part 3")] = "smollm2",
+    finetune_steps: Annotated[
+        int, typer.Option(help="optimizer steps for part 4's fine-tune (0 skips it)")
+    ] = 150,
+    out: Annotated[str, typer.Option(help="where part 4 saves its classifier")] = (
+        "runs/demo-sentiment"
+    ),
 ) -> None:
     """The reference walkthrough end to end on the embedded models."""
     from plmkit.demo import run_demo
@@ -299,7 +305,14 @@ def demo_cmd(
         sys.stdout.write(text)
         sys.stdout.flush()
 
-    run_demo(typer.echo, encoder=encoder, decoder=decoder, stream=stream)
+    if finetune_steps < 0:
+        raise InvalidInputError(
+            f"--finetune-steps must be >= 0, got {finetune_steps}", "pass 0 to skip part 4"
+        )
+    run_demo(
+        typer.echo, encoder=encoder, decoder=decoder, stream=stream,
+        finetune_steps=finetune_steps, out_dir=out,
+    )
 
 
 @command("serve")

@@ -120,3 +120,28 @@ def test_bad_input_is_one_line_and_exit_2(
     assert message in result.output
     lines = [line for line in result.output.splitlines() if line.startswith("error[")]
     assert len(lines) == 1 and "Traceback" not in result.output
+
+
+def test_demo_runs_every_part_on_tiny_models(tiny_bert_dir, tiny_gpt2_dir, tmp_path):
+    """Part 4 fine-tunes on the real movie-snippets data (2 steps of a tiny model)."""
+    out = tmp_path / "demo-classifier"
+    result = run(
+        "demo",
+        "--encoder",
+        str(tiny_bert_dir),
+        "--decoder",
+        str(tiny_gpt2_dir),
+        "--finetune-steps",
+        "2",
+        "--out",
+        str(out),
+    )
+    assert result.exit_code == 0, result.output
+    for part in ("Part 2", "Part 3", "Part 4", "last_hidden_state: [1, 9, 32]", "accuracy"):
+        assert part in result.output
+    assert (out / "model.safetensors").exists()
+
+
+def test_demo_rejects_negative_steps():
+    result = run("demo", "--finetune-steps", "-1")
+    assert result.exit_code == 2 and "finetune-steps" in result.output
