@@ -27,9 +27,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="minilm")
     parser.add_argument("--data", default="movie-snippets")
-    parser.add_argument("--reference-steps", type=int, default=6)
-    parser.add_argument("--steps", type=int, default=30, help="timed steps of the other arms")
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--reference-steps", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=32, help="timed steps of the other arms")
     parser.add_argument("--out", default="runs/bench/train_throughput.json")
     args = parser.parse_args()
     hf_logging.set_verbosity_error()
@@ -40,7 +39,6 @@ def main() -> None:
         args.model,
         args.data,
         steps=steps,
-        rounds=args.rounds,
         on_progress=lambda message: print(message, file=sys.stderr, flush=True),
     )
     info = cpu_info()
@@ -54,6 +52,11 @@ def main() -> None:
             f"{name:34} {entry['samples_per_second']:10.2f} {entry.get('ratio', 0):7.1f} "
             f"{entry.get('mean_ratio', 0):7.1f}  {entry['dtype']}"
         )
+    load = measured["load_average"]
+    print(
+        f"load average (1 min) before / after: {load['before']} / {load['after']} on "
+        f"{info.cores} cores (above {info.cores}: other processes shared the CPU)"
+    )
     default, reference = measured["arms"]["default"], measured["arms"]["reference"]
     target = 60 if info.native_bf16 else 40
     print(

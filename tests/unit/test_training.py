@@ -123,7 +123,7 @@ def test_kill_during_save_leaves_previous_checkpoint_usable(tiny_bert_dir, tmp_p
 def test_resume_equals_uninterrupted(tiny_bert_dir, tmp_path):
     from transformers import TrainerCallback
 
-    straight = _trainer(tiny_bert_dir, tmp_path / "a", epochs=3)
+    straight = _trainer(tiny_bert_dir, tmp_path / "a", epochs=2)
     straight.train()
 
     class Crash(TrainerCallback):
@@ -131,10 +131,10 @@ def test_resume_equals_uninterrupted(tiny_bert_dir, tmp_path):
             if state.global_step == 6:
                 raise RuntimeError("simulated crash after the epoch-1 checkpoint")
 
-    crashed = _trainer(tiny_bert_dir, tmp_path / "b", epochs=3, callbacks=[Crash()])
+    crashed = _trainer(tiny_bert_dir, tmp_path / "b", epochs=2, callbacks=[Crash()])
     with pytest.raises(RuntimeError):
         crashed.train()
-    resumed = _trainer(tiny_bert_dir, tmp_path / "b", epochs=3)
+    resumed = _trainer(tiny_bert_dir, tmp_path / "b", epochs=2)
     resumed.train(resume_from_checkpoint=training.resume_checkpoint(tmp_path / "b", True))
     for (name, a), (_, b) in zip(
         straight.model.state_dict().items(), resumed.model.state_dict().items(), strict=True

@@ -1,22 +1,25 @@
 """`plm bench train`: fine-tuning throughput of the default recipe vs the reference recipe.
 
 Each arm is the real recipe (`finetune_classifier.prepare`: its data, collator, sampler,
-optimizer and dtype, through HF Trainer) on the same data and model, for a fixed number of
-steps; only the training steps after `warmup` untimed ones count (forward, backward,
-optimizer; no evaluation or saving). Arms:
+optimizer and dtype, through HF Trainer) on the same data and model; only training steps after
+`warmup` untimed ones count (forward, backward, optimizer; no evaluation or saving). Arms:
 - reference: the tutorial's setup: pad every text to 512, batch 8, fp32, plain AdamW;
 - default: dynamic padding, length-grouped batches of 32, fused AdamW, and bf16 autocast where
   this CPU has native bf16 (measured, never assumed);
 - default fp32, and default with frozen word embeddings: what each choice adds.
-The arms run in alternating rounds (reference, default, ..., reference, default, ...), so a
-change of load on a shared machine hits them alike; throughput is samples over the median
-step time, which ignores the odd step slowed by another process (the mean is reported too).
+The arms' Trainers run in threads that take turns one step at a time (one reference step, then
+a few steps of each other arm, and again), so a change of load on a shared machine hits every
+arm alike. Throughput is samples over the median step time, which ignores the odd step slowed
+by another process; the mean is reported too, with the load average during the run.
 """
 
 from __future__ import annotations
 
+import math
+import os
 import statistics
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -33,21 +36,57 @@ ARMS: dict[str, dict[str, Any]] = {
     "default fp32": dict(recipe="default", bf16=False),
     "default + frozen word embeddings": dict(recipe="default", freeze_embeddings=True),
 }
+TURN_TIMEOUT_S = 900
+
+
+class Baton:
+    """Turns between the arms' training threads: `pattern` (arm names) repeats, skipping arms
+    that are done; only the arm whose turn it is runs a step."""
+
+    def __init__(self, pattern: list[str]) -> None:
+        self.pattern, self.position = pattern, 0
+        self.active = set(pattern)
+        self.condition = threading.Condition()
+
+    def _current(self) -> str | None:
+        for _ in range(len(self.pattern)):
+            name = self.pattern[self.position % len(self.pattern)]
+            if name in self.active:
+                return name
+            self.position += 1
+        return None
+
+    def wait_turn(self, name: str) -> None:
+        with self.condition:
+            if not self.condition.wait_for(lambda: self._current() == name, TURN_TIMEOUT_S):
+                raise TimeoutError(f"train bench: {name} waited {TURN_TIMEOUT_S} s for its turn")
+
+    def pass_on(self) -> None:
+        with self.condition:
+            self.position += 1
+            self.condition.notify_all()
+
+    def retire(self, name: str) -> None:
+        with self.condition:
+            self.active.discard(name)
+            self.condition.notify_all()
 
 
 class StepTimer(TrainerCallback):
-    """Seconds and samples of each training step; stops training after `steps` steps and
-    keeps the Trainer from evaluating or saving (not part of the measurement)."""
+    """Seconds, samples and real tokens of each training step of one arm; waits for its turn
+    before each step, stops after `steps` steps, and keeps the Trainer from evaluating or
+    saving (not part of the measurement)."""
 
-    def __init__(self, progress: Any, steps: int) -> None:
-        self.progress, self.steps = progress, steps
+    def __init__(self, name: str, progress: Any, steps: int, baton: Baton) -> None:
+        self.name, self.progress, self.steps, self.baton = name, progress, steps, baton
         self.seconds: list[float] = []
         self.samples: list[int] = []
         self.tokens: list[int] = []
 
     def on_step_begin(self, args, state, control, **kwargs):
-        self._start = time.perf_counter()
+        self.baton.wait_turn(self.name)
         self._counts = (self.progress.samples, self.progress.tokens)
+        self._start = time.perf_counter()
 
     def on_step_end(self, args, state, control, **kwargs):
         self.seconds.append(time.perf_counter() - self._start)
@@ -55,23 +94,10 @@ class StepTimer(TrainerCallback):
         self.tokens.append(self.progress.tokens - self._counts[1])
         control.should_save = control.should_evaluate = False
         control.should_training_stop = state.global_step >= self.steps
+        self.baton.pass_on()
 
     def on_epoch_end(self, args, state, control, **kwargs):
         control.should_save = control.should_evaluate = False
-
-
-def _run_arm(base: FinetuneConfig, overrides: dict, steps: int) -> StepTimer:
-    from plmkit.recipes.finetune_classifier import prepare
-
-    with tempfile.TemporaryDirectory(prefix="plmkit-bench-train-") as out:
-        config = FinetuneConfig(**{**vars(base), **overrides, "out": out, "max_steps": steps})
-        run = prepare(config)
-        timer = StepTimer(run.progress, steps)
-        run.trainer.add_callback(timer)
-        run.trainer.train()
-        timer.dtype = run.dtype_reason  # type: ignore[attr-defined]
-        timer.max_length = run.max_length  # type: ignore[attr-defined]
-        return timer
 
 
 def measure_training(
@@ -81,37 +107,68 @@ def measure_training(
     arms: tuple[str, ...] = tuple(ARMS),
     steps: dict[str, int] | None = None,
     warmup: int = 2,
-    rounds: int = 2,
     seed: int = 42,
     on_progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Samples/s of each arm (see the module docstring) and each arm's ratio to reference.
 
-    `steps`: timed steps per arm and round (default: reference 6, others 30).
+    `steps`: timed steps per arm (default: reference 8, the others 32).
     """
+    from plmkit.recipes.finetune_classifier import prepare
+
     say = on_progress or (lambda _: None)
-    steps = {name: 6 if name == "reference" else 30 for name in arms} | (steps or {})
+    steps = {name: 8 if name == "reference" else 32 for name in arms} | (steps or {})
+    slow = [name for name in arms if name == "reference"]
+    fast = [name for name in arms if name != "reference"]
+    per_turn = max(
+        1, math.ceil(max((steps[n] for n in fast), default=1) / steps.get("reference", 1))
+    )
+    baton = Baton(slow + [name for name in fast for _ in range(per_turn)])
     base = FinetuneConfig(model=model, data=data, seed=seed)
-    timers: dict[str, list[StepTimer]] = {name: [] for name in arms}
-    for round_number in range(rounds):
+    with tempfile.TemporaryDirectory(prefix="plmkit-bench-train-") as tmp:
+        timers, threads, errors = {}, [], []
         for name in arms:
-            say(f"train bench: {name}, round {round_number + 1}/{rounds}")
-            timers[name].append(_run_arm(base, ARMS[name], warmup + steps[name]))
+            say(f"train bench: setting up {name}")
+            overrides = {**ARMS[name], "out": os.path.join(tmp, str(len(timers)))}
+            config = FinetuneConfig(
+                **{**vars(base), **overrides, "max_steps": warmup + steps[name]}
+            )
+            run = prepare(config)
+            timer = StepTimer(name, run.progress, warmup + steps[name], baton)
+            timer.dtype, timer.max_length = run.dtype_reason, run.max_length
+            run.trainer.add_callback(timer)
+            timers[name] = timer
+
+            def train(trainer: Any = run.trainer, name: str = name) -> None:
+                try:
+                    trainer.train()
+                except BaseException as error:  # noqa: BLE001 - re-raised in the main thread
+                    errors.append(error)
+                finally:
+                    baton.retire(name)
+
+            threads.append(threading.Thread(target=train, name=f"bench-{name}", daemon=True))
+        say("train bench: running the arms in turns")
+        load_before = os.getloadavg()[0]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
     results: dict[str, Any] = {}
-    for name, runs in timers.items():
-        seconds = [s for t in runs for s in t.seconds[warmup:]]
-        samples = [n for t in runs for n in t.samples[warmup:]]
-        tokens = [n for t in runs for n in t.tokens[warmup:]]
+    for name, timer in timers.items():
+        seconds, samples = timer.seconds[warmup:], timer.samples[warmup:]
         median_step = statistics.median(seconds)
         results[name] = {
             "samples_per_second": round(statistics.median(samples) / median_step, 3),
             "mean_samples_per_second": round(sum(samples) / sum(seconds), 3),
-            "real_tokens_per_second": round(sum(tokens) / sum(seconds), 1),
+            "real_tokens_per_second": round(sum(timer.tokens[warmup:]) / sum(seconds), 1),
             "median_step_seconds": round(median_step, 4),
             "timed_steps": len(seconds),
             "batch_size": statistics.median(samples),
-            "dtype": runs[0].dtype,  # type: ignore[attr-defined]
-            "max_length": runs[0].max_length,  # type: ignore[attr-defined]
+            "dtype": timer.dtype,
+            "max_length": timer.max_length,
         }
     if "reference" in results:
         reference = results["reference"]
@@ -120,17 +177,23 @@ def measure_training(
             entry["mean_ratio"] = round(
                 entry["mean_samples_per_second"] / reference["mean_samples_per_second"], 2
             )
-    return {"model": model, "data": data, "warmup": warmup, "rounds": rounds, "arms": results}
+    return {
+        "model": model,
+        "data": data,
+        "warmup": warmup,
+        "load_average": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
+        "arms": results,
+    }
 
 
 def scenario(options: BenchOptions) -> list[Row]:
     """The `train` rows of `plm bench`: each arm's samples/s, default vs reference."""
     model = options.encoder
     if options.quick:
+        quick_arms = ("reference", "default")
         measured = measure_training(
-            model, steps={"reference": 1}, warmup=1, rounds=1,
-            arms=("reference", "default"),
-        )  # fmt: skip
+            model, steps=dict.fromkeys(quick_arms, 1), warmup=1, arms=quick_arms
+        )
     else:
         measured = measure_training(model)
     rows = []
