@@ -60,7 +60,7 @@ def test_predict_file_to_csv(tiny_classifier_dir, sentiment_csv, tmp_path):
     assert out.read_text().splitlines()[0] == "text,label,score,p_negative,p_positive"
 
 
-def test_bad_input_exits_2(tiny_bert_dir, tiny_classifier_dir, tmp_path):
+def test_bad_input_exits_2(tiny_bert_dir, tiny_classifier_dir, sentiment_csv, tmp_path):
     single = tmp_path / "one.csv"
     single.write_text("text,label\n" + "good film,positive\n" * 12)
     cases = [
@@ -76,3 +76,5 @@ def test_bad_input_exits_2(tiny_bert_dir, tiny_classifier_dir, tmp_path):
         result = run(*args)
         assert result.exit_code == 2, (args, result.output)
         assert result.output.startswith("error[PLM"), (args, result.output)
+    offline = run("finetune", "--model", "distilbert-base-uncased", "--data", sentiment_csv)
+    assert "PLM002" in offline.output and "--model minilm" in offline.output  # not cached

@@ -150,6 +150,7 @@ def prepare(
     settings = recipe_settings(config)
     emit = on_event or (lambda event: None)
     spec = resolve(settings["model"])
+    loading.model_dir(spec)  # a missing or uncached model fails before the data is read
     out = Path(config.out)
     checkpoint_dir = out / "checkpoints"
 
