@@ -76,10 +76,13 @@ def _single_latencies(function, texts: list[str]) -> list[float]:
 
 
 def _auto_note(kind: str, model: str, task: str = "embed", batch: bool = False) -> str:
+    """What auto picks here; the models it loaded are dropped so memory rows start clean."""
     try:
         return backends.choose(model, kind, task, "auto", batch=batch)
     except Exception as error:  # noqa: BLE001 - the table still prints without it
         return f"error: {error}"
+    finally:
+        backends.unload_all()
 
 
 def _unavailable(scenario: str, name: str, error: PlmError) -> Row:
