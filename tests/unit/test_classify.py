@@ -89,3 +89,13 @@ def test_a_model_without_a_head_is_refused(tiny_bert_dir):
 def test_empty_text_is_refused(tiny_classifier_dir):
     with pytest.raises(InvalidInputError, match="empty"):
         classify(["good", "  "], str(tiny_classifier_dir))
+
+
+def test_classify_file_refuses_an_empty_row(tiny_classifier_dir, tmp_path):
+    data = tmp_path / "in.csv"
+    data.write_text('text\ngreat fun\n""\n')
+    with pytest.raises(DataError, match="empty text"):
+        classify_file(data, str(tiny_classifier_dir), tmp_path / "out.csv")
+    lines = tmp_path / "in.txt"
+    lines.write_text("great fun\ndull mess\n")
+    assert len(classify_file(lines, str(tiny_classifier_dir), tmp_path / "o.jsonl")) == 2

@@ -187,8 +187,9 @@ def classify_file(
     show_progress: bool = False,
 ) -> list[Prediction]:
     """Classify the `text_column` of a CSV / TSV / JSONL / parquet file (or a .txt, a text a
-    line); write `out` (.csv, .tsv or .jsonl) with label, score and p_<label> columns."""
-    from plmkit.data import load_texts
+    line); write `out` (.csv, .tsv or .jsonl) with label, score and p_<label> columns, one row
+    per input row, in order (an empty text is an error naming its line, not a dropped row)."""
+    from plmkit.data import load_split, load_texts
 
     out = Path(out)
     if out.suffix.lower() not in {".csv", ".tsv", ".jsonl"}:
@@ -196,7 +197,10 @@ def classify_file(
             f"cannot write predictions to '{out.name}'",
             "use an --out path ending in .csv, .tsv or .jsonl",
         )
-    texts = load_texts(str(path), text_column, documents="lines")
+    if Path(path).suffix.lower() == ".txt":
+        texts = load_texts(str(path), documents="lines")
+    else:
+        texts = load_split(str(path), "all", text_column=text_column, label_column=None).texts
     predictions = classify(
         texts, model, batch_size=batch_size, backend=backend, show_progress=show_progress
     )
