@@ -349,6 +349,11 @@ def bench_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Throughput, latency, TTFT and memory of the Hugging Face baselines and plmkit."""
+    import os
+
+    # Before torch / llama.cpp load OpenMP: spinning waits collapse on a shared CPU (llama.cpp
+    # 2 tok/s instead of 72 while another process ran). Baselines and plmkit both get it.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from plmkit.bench import BenchOptions, format_report, run_bench
 
     options = BenchOptions(

@@ -250,13 +250,17 @@ def classify(options: BenchOptions) -> list[Row]:
         _enter(engines, load)
     _race(engines, _rounds(options))
     accuracy = {e.name: float(np.mean(e.output == gold)) * 100 for e in engines}
-    fp32 = next((a for n, a in accuracy.items() if "torch-fp32" in n), None)
+    fp32 = next((e for e in engines if "torch-fp32" in e.name), None)
     rows = []
     for engine in engines:
         name = engine.name.split()[2] if not engine.baseline else "fp32"
         quality = f"accuracy {accuracy[engine.name]:.2f}"
-        if fp32 is not None and not engine.baseline and "torch-fp32" not in engine.name:
-            quality += f" ({accuracy[engine.name] - fp32:+.2f} vs fp32)"
+        if fp32 is not None and not engine.baseline and engine is not fp32:
+            agree = float(np.mean(engine.output == fp32.output)) * 100
+            quality += (
+                f" ({accuracy[engine.name] - accuracy[fp32.name]:+.2f} vs fp32, "
+                f"same label {agree:.1f}%)"
+            )
         rows.append(
             Row(
                 "classify",
