@@ -4,6 +4,10 @@ Two sizes per architecture, small enough to train on a laptop CPU in minutes:
 tiny (4 layers, hidden 128) and small (6 layers, hidden 256). The vocabulary, the special
 token ids and the maximum length come from the tokenizer the model will be trained with.
 No weight file is read here (that is `loading.py`'s job); the seed makes the init repeatable.
+
+Dropout: decoders get none (as nanoGPT and recent LM pre-training do: minutes over a small
+corpus underfit, dropout only slows learning); encoders keep BERT's 0.1, the setting BERT was
+pre-trained with and the one a classifier fine-tuned from them starts from.
 """
 
 from __future__ import annotations
@@ -91,6 +95,9 @@ def _config(arch: str, size: Size, tokenizer: Any, max_positions: int) -> Any:
             n_positions=max_positions,
             bos_token_id=bos,
             eos_token_id=eos,
+            resid_pdrop=0.0,
+            embd_pdrop=0.0,
+            attn_pdrop=0.0,
         )
     return LlamaConfig(
         vocab_size=vocab,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from plmkit import loading
 from plmkit.config import GenerateConfig, PretrainConfig
@@ -111,14 +112,11 @@ def pretrain_clm(
 
     from plmkit.pipelines.generate import generate
 
-    sample = GenerateConfig(**{**SAMPLE.__dict__, "seed": config.seed})
-    results["probes"] = [
-        {
-            "prompt": prompt,
-            "continuation": generate(prompt, str(out), sample, backend=PROBE_BACKEND).text,
-        }
-        for prompt in config.probes or default_probes(split.held_out)
-    ]
+    results["probes"] = []
+    for i, prompt in enumerate(config.probes or default_probes(split.held_out)):
+        sample = replace(SAMPLE, seed=config.seed + i)  # one seed each: no shared random draws
+        completion = generate(prompt, str(out), sample, backend=PROBE_BACKEND).text
+        results["probes"].append({"prompt": prompt, "continuation": completion})
     results["wall_seconds"] = round(time.perf_counter() - started, 1)
     common.write_results(out, results)
     return PretrainResult(out=out, results=results)
