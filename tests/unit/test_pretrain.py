@@ -2,6 +2,7 @@
 
 import json
 import random
+from dataclasses import replace
 
 import pytest
 import torch
@@ -183,6 +184,18 @@ def test_resume_ends_where_an_uninterrupted_run_ends(tiny_gpt2_dir, corpus_file,
     reference = load_file(tmp_path / "whole" / "model.safetensors")
     for name, tensor in reference.items():
         torch.testing.assert_close(resumed[name], tensor, msg=name)
+    changed = tiny(tmp_path / "parts", corpus_file, model=str(tiny_gpt2_dir), block_size=16)
+    with pytest.raises(CheckpointError, match="block_size was 32 when .* was written, now 16"):
+        pretrain_clm(replace(changed, resume=True))
+
+
+def test_a_fresh_run_clears_checkpoints_of_an_earlier_run(tiny_gpt2_dir, corpus_file, tmp_path):
+    stale = tmp_path / "out" / "checkpoint-9"
+    stale.mkdir(parents=True)
+    for name in ("model.safetensors", "trainer_state.json"):
+        (stale / name).write_text("{}")
+    pretrain_clm(tiny(tmp_path / "out", corpus_file, model=str(tiny_gpt2_dir), max_steps=1))
+    assert not stale.exists() and (tmp_path / "out" / "checkpoint-1").is_dir()
 
 
 def test_labelled_data_holds_out_the_finetune_validation_and_test_rows(tmp_path):

@@ -20,7 +20,7 @@ from plmkit.lm_metrics import perplexity
 from plmkit.recipes import pretrain_common as common
 from plmkit.recipes.model_factory import parameter_count, scratch_model
 from plmkit.recipes.pretrain_common import PretrainResult
-from plmkit.training import AtomicTrainer, decide_bf16, resume_checkpoint, save_model_dir
+from plmkit.training import AtomicTrainer, decide_bf16, save_model_dir
 
 PROBE_BACKEND = "torch-fp32"  # the saved model as `plm generate` loads it; no engine calibration
 SAMPLE = GenerateConfig(max_new_tokens=40, strategy="sample", temperature=0.8, top_k=40)
@@ -44,7 +44,7 @@ def pretrain_clm(
     started = time.perf_counter()
     config.validate("clm")
     emit = on_event or (lambda event: None)
-    resume_from = resume_checkpoint(config.out, config.resume)
+    resume_from = common.start_run(config, "clm")
     bf16, dtype_reason = decide_bf16(config.bf16)
     set_seed(config.seed)
 

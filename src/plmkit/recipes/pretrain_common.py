@@ -12,7 +12,9 @@ training texts.
 from __future__ import annotations
 
 import hashlib
+import json
 import random
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -21,18 +23,41 @@ from typing import Any
 
 from plmkit import loading
 from plmkit.config import PretrainConfig
-from plmkit.errors import DataError, InvalidInputError
+from plmkit.errors import CheckpointError, DataError, InvalidInputError
 from plmkit.packing import PackedCorpus, pack_corpus
 from plmkit.registry import ModelSpec, resolve
 from plmkit.training import (
+    RESULTS_FILE,
     AtomicTrainer,
     ProgressCallback,
+    checkpoints,
+    resume_checkpoint,
     run_record,
     total_steps,
     training_arguments,
+    write_json_atomic,
 )
 
 DEFAULT_MODEL = {"mlm": "minilm", "clm": "smollm2"}
+RUN_FILE = "pretrain_run.json"
+# Settings a resumed run must share with the checkpoint it continues (epochs / max_steps may grow).
+RESUME_MUST_MATCH = (
+    "data",
+    "text_column",
+    "label_column",
+    "model",
+    "from_scratch",
+    "arch",
+    "size",
+    "tokenizer",
+    "train_tokenizer",
+    "vocab_size",
+    "block_size",
+    "batch_size",
+    "mlm_probability",
+    "whole_word",
+    "seed",
+)
 LEARNING_RATE = {"continued": 1e-4, "scratch": 1e-3}
 CHECKPOINTS_PER_RUN = 4
 
@@ -60,6 +85,28 @@ class TextSplit:
                 digest.update(text.encode("utf-8") + b"\n")
             digest.update(b"\x00")
         return digest.hexdigest()
+
+
+def start_run(config: PretrainConfig, objective: str) -> str | None:
+    """The checkpoint to resume from (None for a fresh run), after checking it belongs to this
+    run; a fresh run first removes the checkpoints an earlier run left in `out`."""
+    out = Path(config.out)
+    resume_from = resume_checkpoint(out, config.resume)
+    identity = {"objective": objective, **{k: getattr(config, k) for k in RESUME_MUST_MATCH}}
+    if resume_from is None:
+        for old in checkpoints(out):
+            shutil.rmtree(old)
+    elif (out / RUN_FILE).is_file():
+        saved = json.loads((out / RUN_FILE).read_text())
+        changed = [k for k in identity if saved.get(k) != identity[k]]
+        if changed:
+            raise CheckpointError(
+                f"--resume: {changed[0]} was {saved.get(changed[0])!r} when {resume_from} was "
+                f"written, now {identity[changed[0]]!r}",
+                f"resume with the same {changed[0]}, or start afresh in another --out",
+            )
+    write_json_atomic(out / RUN_FILE, identity)
+    return resume_from
 
 
 def split_texts(config: PretrainConfig) -> TextSplit:
@@ -274,6 +321,4 @@ def results_record(
 
 
 def write_results(out: str | Path, record: dict[str, Any]) -> Path:
-    from plmkit.training import RESULTS_FILE, write_json_atomic
-
     return write_json_atomic(Path(out) / RESULTS_FILE, record)

@@ -27,7 +27,7 @@ from plmkit.masking import MlmCollator
 from plmkit.recipes import pretrain_common as common
 from plmkit.recipes.model_factory import parameter_count, scratch_model
 from plmkit.recipes.pretrain_common import PretrainResult
-from plmkit.training import AtomicTrainer, decide_bf16, resume_checkpoint, save_model_dir
+from plmkit.training import AtomicTrainer, decide_bf16, save_model_dir
 
 
 class MlmTrainer(AtomicTrainer):
@@ -97,7 +97,7 @@ def pretrain_mlm(
     started = time.perf_counter()
     config.validate("mlm")
     emit = on_event or (lambda event: None)
-    resume_from = resume_checkpoint(config.out, config.resume)
+    resume_from = common.start_run(config, "mlm")
     bf16, dtype_reason = decide_bf16(config.bf16)
     set_seed(config.seed)
 
