@@ -15,8 +15,8 @@ Recipes (`RECIPES`) fill the `FinetuneConfig` fields left at None:
 - reference: the tutorial's `Trainer` setup, for comparison: every text padded to 512 tokens,
   batch 8, 1 epoch, fp32, plain AdamW, lr 5e-5, no warmup, random batches.
 - accurate: the embedded decoder (smollm2, 135M, 30 layers) fine-tuned as a classifier (its
-  last real token's state feeds the head), tied embeddings frozen; about 6x minilm's
-  parameters, so several times slower. Not measured for accuracy yet (see README).
+  last real token's state feeds the head), tied embeddings frozen, 2 epochs. Measured on
+  movie-snippets: test accuracy 0.900 against minilm's 0.851, in 25 min against 4 (README).
 """
 
 from __future__ import annotations
