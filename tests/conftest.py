@@ -7,12 +7,15 @@ second, so the default suite needs no downloads and no real weights.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Tiny models' backend choices and conversions must not land in the user's ~/.cache/plmkit.
+os.environ.setdefault("PLMKIT_CACHE", tempfile.mkdtemp(prefix="plmkit-test-cache-"))
 
 WORDS = (
     "the a an cat dog sat on mat movie film was is good bad great awful funny boring "

@@ -20,6 +20,10 @@ from plmkit.errors import InvalidInputError, PlmError
 # plmkit works from local files; the hub is never contacted unless the user opts in with
 # HF_HUB_OFFLINE=0 (with no network, hub lookups otherwise retry for tens of seconds).
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Set before torch / llama.cpp load OpenMP: spinning waits collapse when another process holds
+# a core (measured: llama.cpp 2 tok/s instead of 72; torch several-fold slower). Every command,
+# baselines in `plm bench` included, runs with it; OMP_WAIT_POLICY=ACTIVE opts out.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 app = typer.Typer(
     name="plm",
@@ -349,11 +353,6 @@ def bench_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Throughput, latency, TTFT and memory of the Hugging Face baselines and plmkit."""
-    import os
-
-    # Before torch / llama.cpp load OpenMP: spinning waits collapse on a shared CPU (llama.cpp
-    # 2 tok/s instead of 72 while another process ran). Baselines and plmkit both get it.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from plmkit.bench import BenchOptions, format_report, run_bench
 
     options = BenchOptions(
