@@ -18,9 +18,9 @@ from plmkit import loading
 from plmkit.config import GenerateConfig, PretrainConfig
 from plmkit.lm_metrics import perplexity
 from plmkit.recipes import pretrain_common as common
-from plmkit.recipes.model_factory import parameter_count, scratch_model
+from plmkit.recipes.model_factory import parameter_count
 from plmkit.recipes.pretrain_common import PretrainResult
-from plmkit.training import AtomicTrainer, decide_bf16, save_model_dir
+from plmkit.training import AtomicTrainer, save_model_dir
 
 PROBE_BACKEND = "torch-fp32"  # the saved model as `plm generate` loads it; no engine calibration
 SAMPLE = GenerateConfig(max_new_tokens=40, strategy="sample", temperature=0.8, top_k=40)
@@ -39,31 +39,18 @@ def pretrain_clm(
     `on_event` receives progress dicts: {"event": "stage", "stage": ...} for each phase, then
     the Trainer's events (`training.ProgressCallback`).
     """
-    from transformers import default_data_collator, set_seed
+    from transformers import default_data_collator
 
     started = time.perf_counter()
-    config.validate("clm")
     emit = on_event or (lambda event: None)
-    resume_from = common.start_run(config, "clm")
-    bf16, dtype_reason = decide_bf16(config.bf16)
-    set_seed(config.seed)
-
-    emit({"event": "stage", "stage": "reading the corpus"})
-    split = common.split_texts(config)
-    tokenizer, tokenizer_info = common.choose_tokenizer(config, "clm", split.train, resume_from)
-    spec, _ = common.model_block(config, "clm")
+    start = common.begin(config, "clm", emit)
+    split, tokenizer, bf16 = start.split, start.tokenizer, start.bf16
 
     emit({"event": "stage", "stage": "loading the model"})
     if config.from_scratch:
-        model = scratch_model(
-            config.scratch_arch("clm"),
-            config.size,
-            tokenizer,
-            max_positions=common.max_positions(config),
-            seed=config.seed,
-        )
+        model = common.build_from_scratch(config, "clm", tokenizer)
     else:
-        model = loading.load_for_clm_training(spec)
+        model = loading.load_for_clm_training(start.spec)
     emit({"event": "stage", "stage": "packing the corpus"})
     positions = getattr(model.config, "max_position_embeddings", None) or model.config.n_positions
     corpus = common.pack(split, tokenizer, config, positions)
@@ -82,7 +69,7 @@ def pretrain_clm(
         default_data_collator,
         config,
         bf16=bf16,
-        resume_from=resume_from,
+        resume_from=start.resume_from,
         on_event=on_event,
     )
 
@@ -92,17 +79,17 @@ def pretrain_clm(
     results = common.results_record(
         "clm",
         config,
-        spec,
+        start.spec,
         split,
         bf16=bf16,
         started=started,
-        dtype_reason=dtype_reason,
+        dtype_reason=start.dtype_reason,
         architecture={
             "class": type(model).__name__,
             "parameters": parameter_count(model),
             "from_scratch": config.from_scratch,
         },
-        tokenizer={**tokenizer_info, "vocab_size": len(tokenizer)},
+        tokenizer={**start.tokenizer_info, "vocab_size": len(tokenizer)},
         corpus=common.corpus_record(split, corpus),
         training=training,
         before=before,

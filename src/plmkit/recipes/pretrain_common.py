@@ -25,12 +25,14 @@ from plmkit import loading
 from plmkit.config import PretrainConfig
 from plmkit.errors import CheckpointError, DataError, InvalidInputError
 from plmkit.packing import PackedCorpus, pack_corpus
+from plmkit.recipes.model_factory import scratch_model
 from plmkit.registry import ModelSpec, resolve
 from plmkit.training import (
     RESULTS_FILE,
     AtomicTrainer,
     ProgressCallback,
     checkpoints,
+    decide_bf16,
     resume_checkpoint,
     run_record,
     total_steps,
@@ -107,6 +109,53 @@ def start_run(config: PretrainConfig, objective: str) -> str | None:
             )
     write_json_atomic(out / RUN_FILE, identity)
     return resume_from
+
+
+@dataclass
+class Start:
+    """What a recipe knows once its preamble (`begin`) has run."""
+
+    resume_from: str | None
+    bf16: bool
+    dtype_reason: str
+    split: TextSplit
+    tokenizer: Any
+    tokenizer_info: dict[str, Any]
+    spec: ModelSpec | None
+
+
+def begin(config: PretrainConfig, objective: str, emit: Callable[[dict], None]) -> Start:
+    """Both recipes' first steps: validate, check --resume, pick the dtype, seed everything,
+    split the corpus and choose the tokenizer."""
+    from transformers import set_seed
+
+    config.validate(objective)
+    resume_from = start_run(config, objective)
+    bf16, dtype_reason = decide_bf16(config.bf16)
+    set_seed(config.seed)
+    emit({"event": "stage", "stage": "reading the corpus"})
+    split = split_texts(config)
+    tokenizer, tokenizer_info = choose_tokenizer(config, objective, split.train, resume_from)
+    return Start(
+        resume_from=resume_from,
+        bf16=bf16,
+        dtype_reason=dtype_reason,
+        split=split,
+        tokenizer=tokenizer,
+        tokenizer_info=tokenizer_info,
+        spec=starting_spec(config, objective),
+    )
+
+
+def build_from_scratch(config: PretrainConfig, objective: str, tokenizer: Any) -> Any:
+    """The `--from-scratch` model: `config`'s architecture and size, seeded."""
+    return scratch_model(
+        config.scratch_arch(objective),
+        config.size,
+        tokenizer,
+        max_positions=max_positions(config),
+        seed=config.seed,
+    )
 
 
 def split_texts(config: PretrainConfig) -> TextSplit:
@@ -285,12 +334,9 @@ def run_trainer(
     }
 
 
-def model_block(config: PretrainConfig, objective: str) -> tuple[ModelSpec | None, dict | None]:
-    """The spec of the starting model (None from scratch) and the record's model block then."""
-    if not config.from_scratch:
-        return resolve(config.model or DEFAULT_MODEL[objective]), None
-    arch = config.scratch_arch(objective)
-    return None, {"name": f"{arch}-{config.size}", "source": "scratch", "revision": None}
+def starting_spec(config: PretrainConfig, objective: str) -> ModelSpec | None:
+    """The model to continue from; None when building one from scratch."""
+    return None if config.from_scratch else resolve(config.model or DEFAULT_MODEL[objective])
 
 
 def results_record(
@@ -304,7 +350,6 @@ def results_record(
     **parts: Any,
 ) -> dict[str, Any]:
     """The results JSON: provenance (training.run_record) plus this run's figures."""
-    _, scratch = model_block(config, objective)
     record = run_record(
         seed=config.seed,
         spec=spec,
@@ -314,8 +359,9 @@ def results_record(
         config=asdict(config),
         **parts,
     )
-    if scratch is not None:
-        record["model"] = scratch
+    if config.from_scratch:
+        arch = config.scratch_arch(objective)
+        record["model"] = {"name": f"{arch}-{config.size}", "source": "scratch", "revision": None}
     record["wall_seconds"] = round(time.perf_counter() - started, 1)
     return record
 

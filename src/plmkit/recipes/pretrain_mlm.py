@@ -25,9 +25,9 @@ from plmkit.errors import InvalidInputError
 from plmkit.lm_metrics import masked_lm_metrics, masked_logits, pseudo_perplexity
 from plmkit.masking import MlmCollator
 from plmkit.recipes import pretrain_common as common
-from plmkit.recipes.model_factory import parameter_count, scratch_model
+from plmkit.recipes.model_factory import parameter_count
 from plmkit.recipes.pretrain_common import PretrainResult
-from plmkit.training import AtomicTrainer, decide_bf16, save_model_dir
+from plmkit.training import AtomicTrainer, save_model_dir
 
 
 class MlmTrainer(AtomicTrainer):
@@ -92,37 +92,21 @@ def pretrain_mlm(
     `on_event` receives progress dicts: {"event": "stage", "stage": ...} for each phase, then
     the Trainer's events (`training.ProgressCallback`).
     """
-    from transformers import set_seed
-
     started = time.perf_counter()
-    config.validate("mlm")
     emit = on_event or (lambda event: None)
-    resume_from = common.start_run(config, "mlm")
-    bf16, dtype_reason = decide_bf16(config.bf16)
-    set_seed(config.seed)
-
-    emit({"event": "stage", "stage": "reading the corpus"})
-    split = common.split_texts(config)
-    tokenizer, tokenizer_info = common.choose_tokenizer(config, "mlm", split.train, resume_from)
     if any("[MASK]" not in probe for probe in config.probes):
         raise InvalidInputError(
             "every --probe for mlm needs a [MASK] to fill", 'e.g. --probe "this movie was [MASK] ."'
         )
-    spec, _ = common.model_block(config, "mlm")
+    start = common.begin(config, "mlm", emit)
+    split, tokenizer, bf16 = start.split, start.tokenizer, start.bf16
 
     emit({"event": "stage", "stage": "loading the model"})
     if config.from_scratch:
-        arch = config.scratch_arch("mlm")
-        model = scratch_model(
-            arch,
-            config.size,
-            tokenizer,
-            max_positions=common.max_positions(config),
-            seed=config.seed,
-        )
+        model = common.build_from_scratch(config, "mlm", tokenizer)
         new_head = ["all weights (from scratch)"]
     else:
-        model, new_head = loading.load_for_mlm_training(spec)
+        model, new_head = loading.load_for_mlm_training(start.spec)
     emit({"event": "stage", "stage": "packing the corpus"})
     corpus = common.pack(split, tokenizer, config, model.config.max_position_embeddings)
 
@@ -144,7 +128,7 @@ def pretrain_mlm(
         collator,
         config,
         bf16=bf16,
-        resume_from=resume_from,
+        resume_from=start.resume_from,
         on_event=on_event,
     )
 
@@ -154,11 +138,11 @@ def pretrain_mlm(
     results = common.results_record(
         "mlm",
         config,
-        spec,
+        start.spec,
         split,
         bf16=bf16,
         started=started,
-        dtype_reason=dtype_reason,
+        dtype_reason=start.dtype_reason,
         architecture={
             "class": type(model).__name__,
             "parameters": parameter_count(model),
@@ -167,7 +151,7 @@ def pretrain_mlm(
             "decoder_tied_to_word_embeddings": model.get_output_embeddings().weight
             is model.get_input_embeddings().weight,
         },
-        tokenizer={**tokenizer_info, "vocab_size": len(tokenizer)},
+        tokenizer={**start.tokenizer_info, "vocab_size": len(tokenizer)},
         corpus=common.corpus_record(split, corpus),
         masking_during_training=collator.stats.as_dict(),
         training=training,
