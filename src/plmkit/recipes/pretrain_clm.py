@@ -41,7 +41,6 @@ def pretrain_clm(
     """
     from transformers import default_data_collator
 
-    started = time.perf_counter()
     emit = on_event or (lambda event: None)
     start = common.begin(config, "clm", emit)
     split, tokenizer, bf16 = start.split, start.tokenizer, start.bf16
@@ -79,18 +78,13 @@ def pretrain_clm(
     results = common.results_record(
         "clm",
         config,
-        start.spec,
-        split,
-        bf16=bf16,
-        started=started,
-        dtype_reason=start.dtype_reason,
+        start,
+        corpus,
         architecture={
             "class": type(model).__name__,
             "parameters": parameter_count(model),
             "from_scratch": config.from_scratch,
         },
-        tokenizer={**start.tokenizer_info, "vocab_size": len(tokenizer)},
-        corpus=common.corpus_record(split, corpus),
         training=training,
         before=before,
         after=after,
@@ -104,6 +98,6 @@ def pretrain_clm(
         sample = replace(SAMPLE, seed=config.seed + i)  # one seed each: no shared random draws
         completion = generate(prompt, str(out), sample, backend=PROBE_BACKEND).text
         results["probes"].append({"prompt": prompt, "continuation": completion})
-    results["wall_seconds"] = round(time.perf_counter() - started, 1)
+    results["wall_seconds"] = round(time.perf_counter() - start.started, 1)
     common.write_results(out, results)
     return PretrainResult(out=out, results=results)

@@ -122,6 +122,8 @@ class Start:
     tokenizer: Any
     tokenizer_info: dict[str, Any]
     spec: ModelSpec | None
+    started: float
+    """time.perf_counter() when the run began, for its wall time."""
 
 
 def begin(config: PretrainConfig, objective: str, emit: Callable[[dict], None]) -> Start:
@@ -129,6 +131,7 @@ def begin(config: PretrainConfig, objective: str, emit: Callable[[dict], None]) 
     split the corpus and choose the tokenizer."""
     from transformers import set_seed
 
+    started = time.perf_counter()
     config.validate(objective)
     resume_from = start_run(config, objective)
     bf16, dtype_reason = decide_bf16(config.bf16)
@@ -144,6 +147,7 @@ def begin(config: PretrainConfig, objective: str, emit: Callable[[dict], None]) 
         tokenizer=tokenizer,
         tokenizer_info=tokenizer_info,
         spec=starting_spec(config, objective),
+        started=started,
     )
 
 
@@ -340,29 +344,26 @@ def starting_spec(config: PretrainConfig, objective: str) -> ModelSpec | None:
 
 
 def results_record(
-    objective: str,
-    config: PretrainConfig,
-    spec: ModelSpec | None,
-    split: TextSplit,
-    *,
-    bf16: bool,
-    started: float,
-    **parts: Any,
+    objective: str, config: PretrainConfig, start: Start, corpus: Corpus, **parts: Any
 ) -> dict[str, Any]:
-    """The results JSON: provenance (training.run_record) plus this run's figures."""
+    """The results JSON: provenance (training.run_record), the run's settings, tokenizer and
+    corpus, plus the recipe's own `parts` (before / after, training figures...)."""
     record = run_record(
         seed=config.seed,
-        spec=spec,
-        data_hash=split.data_hash(),
-        bf16=bf16,
+        spec=start.spec,
+        data_hash=start.split.data_hash(),
+        bf16=start.bf16,
         task=f"pretrain-{objective}",
         config=asdict(config),
+        dtype_reason=start.dtype_reason,
+        tokenizer={**start.tokenizer_info, "vocab_size": len(start.tokenizer)},
+        corpus=corpus_record(start.split, corpus),
         **parts,
     )
     if config.from_scratch:
         arch = config.scratch_arch(objective)
         record["model"] = {"name": f"{arch}-{config.size}", "source": "scratch", "revision": None}
-    record["wall_seconds"] = round(time.perf_counter() - started, 1)
+    record["wall_seconds"] = round(time.perf_counter() - start.started, 1)
     return record
 
 

@@ -92,7 +92,6 @@ def pretrain_mlm(
     `on_event` receives progress dicts: {"event": "stage", "stage": ...} for each phase, then
     the Trainer's events (`training.ProgressCallback`).
     """
-    started = time.perf_counter()
     emit = on_event or (lambda event: None)
     if any("[MASK]" not in probe for probe in config.probes):
         raise InvalidInputError(
@@ -138,11 +137,8 @@ def pretrain_mlm(
     results = common.results_record(
         "mlm",
         config,
-        start.spec,
-        split,
-        bf16=bf16,
-        started=started,
-        dtype_reason=start.dtype_reason,
+        start,
+        corpus,
         architecture={
             "class": type(model).__name__,
             "parameters": parameter_count(model),
@@ -151,8 +147,6 @@ def pretrain_mlm(
             "decoder_tied_to_word_embeddings": model.get_output_embeddings().weight
             is model.get_input_embeddings().weight,
         },
-        tokenizer={**start.tokenizer_info, "vocab_size": len(tokenizer)},
-        corpus=common.corpus_record(split, corpus),
         masking_during_training=collator.stats.as_dict(),
         training=training,
         before=before,
@@ -167,6 +161,6 @@ def pretrain_mlm(
         {"text": text, "top": [c.token for c in fill_mask(text, str(out), top_k=5)[0]]}
         for text in probes
     ]
-    results["wall_seconds"] = round(time.perf_counter() - started, 1)
+    results["wall_seconds"] = round(time.perf_counter() - start.started, 1)
     common.write_results(out, results)
     return PretrainResult(out=out, results=results)
