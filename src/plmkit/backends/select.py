@@ -27,6 +27,7 @@ import numpy as np
 from plmkit.backends import registry
 from plmkit.backends.base import CausalLMBackend, EncoderBackend, Sampling, Task
 from plmkit.backends.calibration import PROMPTS, SENTENCES
+from plmkit.batching import length_sorted_batches
 from plmkit.paths import cache_dir
 from plmkit.registry import Kind, resolve
 
@@ -49,6 +50,23 @@ class Choice:
     """backend -> {speed, quality, ok} (or {error}); speed in texts/s or tokens/s."""
     batch_name: str | None = None
     """Decoders: the winner for several prompts at once (engines with real batching)."""
+
+
+def _load_candidate(name: str, loaded: dict, build, measured: dict, notes: list):
+    """A candidate backend, or None (with a note) when an optional engine fails to load.
+
+    torch-fp32 is the reference: its error (a wrong model kind...) is the user's to see.
+    """
+    try:
+        backend = loaded.get(name) or build(name)
+    except Exception as error:  # noqa: BLE001 - a broken optional engine is skipped
+        if name == "torch-fp32":
+            raise
+        measured[name] = {"error": f"{type(error).__name__}: {error}"[:300]}
+        notes.append(f"{name} skipped: failed to load ({type(error).__name__})")
+        return None
+    loaded[name] = backend
+    return backend
 
 
 def _engine_versions() -> dict[str, str]:
@@ -159,23 +177,16 @@ def choose_encoder(model: str, task: Task, build: Any, loaded: dict[str, Encoder
     tokenizer = loading.cached("tokenizer", model)
     texts = list(SENTENCES) * 2
     ids = tokenizer(texts, truncation=True, max_length=128)["input_ids"]
-    order = sorted(range(len(ids)), key=lambda i: len(ids[i]), reverse=True)
     batches = [
-        dict(tokenizer.pad({"input_ids": [ids[i] for i in order[s : s + 32]]}, return_tensors="np"))
-        for s in range(0, len(order), 32)
+        dict(tokenizer.pad({"input_ids": [ids[i] for i in batch]}, return_tensors="np"))
+        for batch in length_sorted_batches([len(x) for x in ids], 32)
     ]
     measured: dict[str, dict] = {}
     reference: list = []
     for name in names:
-        try:
-            backend = loaded.get(name) or build(name)
-        except Exception as error:  # noqa: BLE001 - a broken optional engine is skipped
-            if name == "torch-fp32":
-                raise  # the reference: its error (wrong model kind...) is the user's
-            measured[name] = {"error": f"{type(error).__name__}: {error}"[:300]}
-            notes.append(f"{name} skipped: failed to load ({type(error).__name__})")
+        backend = _load_candidate(name, loaded, build, measured, notes)
+        if backend is None:
             continue
-        loaded[name] = backend
         outputs, seconds = _timed_forward(backend, batches)
         if name == "torch-fp32":
             reference = outputs
@@ -238,15 +249,9 @@ def choose_decoder(model: str, build: Any, loaded: dict[str, CausalLMBackend]) -
     texts: list[list[int]] = []
     reference: list[float] = []
     for name in names:
-        try:
-            backend = loaded.get(name) or build(name)
-        except Exception as error:  # noqa: BLE001 - a broken optional engine is skipped
-            if name == "torch-fp32":
-                raise  # the reference: its error (wrong model kind...) is the user's
-            measured[name] = {"error": f"{type(error).__name__}: {error}"[:300]}
-            notes.append(f"{name} skipped: failed to load ({type(error).__name__})")
+        backend = _load_candidate(name, loaded, build, measured, notes)
+        if backend is None:
             continue
-        loaded[name] = backend
         if name == "torch-fp32":
             texts = [p + list(backend.stream(p, DECODE_TOKENS, Sampling())) for p in prompts]
         nll = [
