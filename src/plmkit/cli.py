@@ -20,10 +20,11 @@ from plmkit.errors import InvalidInputError, PlmError
 # plmkit works from local files; the hub is never contacted unless the user opts in with
 # HF_HUB_OFFLINE=0 (with no network, hub lookups otherwise retry for tens of seconds).
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-# Set before torch / llama.cpp load OpenMP: spinning waits collapse when another process holds
-# a core (measured: llama.cpp 2 tok/s instead of 72; torch several-fold slower). Every command,
-# baselines in `plm bench` included, runs with it; OMP_WAIT_POLICY=ACTIVE opts out.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# OpenMP's wait policy is left to the user. Measured on a quiet 2-core Zen 4: PASSIVE cost
+# torch generate 6% and llama.cpp with 2 threads 70% (170 -> 46 tok/s); on a CPU shared with
+# other jobs it is the other way round. So plmkit keeps the default (what the Hugging Face
+# baselines in `plm bench` get too) and decodes single streams on one llama.cpp thread, which
+# waits on nobody; `plm doctor` suggests OMP_WAIT_POLICY=PASSIVE when it sees a busy CPU.
 
 app = typer.Typer(
     name="plm",
@@ -215,7 +216,10 @@ def generate_cmd(
     stream: Annotated[bool, typer.Option(help="print tokens as they come")] = True,
     as_json: JsonOpt = False,
     backend: Annotated[
-        str, typer.Option(help="auto, torch-fp32, torch-bf16, ct2-int8, llama-cpp")
+        str,
+        typer.Option(
+            help="auto, torch-fp32, torch-bf16, ct2-int8, llama-cpp, llama-cpp-q8, llama-cpp-bf16"
+        ),
     ] = "auto",
 ) -> None:
     """Continue PROMPT with a decoder (greedy, sampling, beam; streaming; chat)."""
@@ -314,8 +318,12 @@ def demo_cmd(
             f"--finetune-steps must be >= 0, got {finetune_steps}", "pass 0 to skip part 4"
         )
     run_demo(
-        typer.echo, encoder=encoder, decoder=decoder, stream=stream,
-        finetune_steps=finetune_steps, out_dir=out,
+        typer.echo,
+        encoder=encoder,
+        decoder=decoder,
+        stream=stream,
+        finetune_steps=finetune_steps,
+        out_dir=out,
     )
 
 
@@ -390,6 +398,12 @@ def doctor_cmd(as_json: JsonOpt = False) -> None:
         f"torch kernels {cpu['torch_capability']})"
     )
     typer.echo("  " + " ".join(f"{k}={'yes' if v else 'no'}" for k, v in cpu["flags"].items()))
+    typer.echo(
+        f"  busy with other processes: {report['cpu_busy_elsewhere']} cores; "
+        f"OMP_WAIT_POLICY {report['omp_wait_policy']}"
+    )
+    for note in report["notes"]:
+        typer.echo(f"note: {note}")
 
 
 def _print_training_event(event: dict) -> None:

@@ -56,6 +56,8 @@ def _model_status() -> dict[str, str]:
 
 def doctor() -> dict:
     """Everything `plm doctor` reports, as plain data."""
+    busy = hardware.busy_cores()
+    note = hardware.contention_advice(busy)
     return {
         "python": sys.version.split()[0],
         "platform": platform.platform(),
@@ -65,4 +67,7 @@ def doctor() -> dict:
         "offline": os.environ.get("HF_HUB_OFFLINE", "0"),
         "cpu": hardware.cpu_info().to_dict(),
         "defaults": hardware.defaults(),
+        "cpu_busy_elsewhere": busy,
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
+        "notes": [note] if note else [],
     }

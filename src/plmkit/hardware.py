@@ -136,3 +136,42 @@ def defaults() -> dict:
         "bf16_matmul_speedup": round(bf16_speedup(), 2),
         "threads": info.threads,
     }
+
+
+def _cpu_jiffies() -> tuple[int, int] | None:
+    """(busy, total) jiffies over all CPUs from /proc/stat, or None where there is none."""
+    try:
+        with open("/proc/stat", encoding="ascii") as handle:
+            fields = [int(v) for v in handle.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    total = sum(fields[:8])  # guest time is already counted in user
+    return total - idle, total
+
+
+def busy_cores(seconds: float = 0.2) -> float | None:
+    """Cores kept busy by *other* processes while this one sleeps for `seconds`.
+
+    On a shared CPU, OpenMP's spinning waits collapse (llama.cpp with 2 threads measured at
+    2 tok/s instead of 72), so `plm doctor` and `plm bench` report this.
+    """
+    start = _cpu_jiffies()
+    time.sleep(seconds)
+    end = _cpu_jiffies()
+    if start is None or end is None or end[1] <= start[1]:
+        return None
+    busy, total = end[0] - start[0], end[1] - start[1]
+    return round(busy / total * (os.cpu_count() or 1), 2)
+
+
+def contention_advice(busy: float | None) -> str | None:
+    """A note for a CPU that others keep busy, or None."""
+    if busy is None or busy < 0.5:
+        return None
+    if os.environ.get("OMP_WAIT_POLICY"):
+        return f"other processes keep {busy:.1f} cores busy (OMP_WAIT_POLICY is set)"
+    return (
+        f"other processes keep {busy:.1f} cores busy: timings will vary; "
+        "set OMP_WAIT_POLICY=PASSIVE so torch threads stop spinning while they wait"
+    )

@@ -273,19 +273,20 @@ def test_cli_backend_option(tiny_bert_dir):
 
 
 @pytest.mark.slow
-def test_llama_cpp_on_the_embedded_decoder():
-    if registry.missing("llama-cpp"):
-        pytest.skip(registry.missing("llama-cpp"))
+@pytest.mark.parametrize("name", ["llama-cpp", "llama-cpp-q8", "llama-cpp-bf16"])
+def test_llama_cpp_on_the_embedded_decoder(name):
+    if registry.missing(name):
+        pytest.skip(registry.missing(name))
     from plmkit import loading
 
     tokenizer = loading.load_tokenizer("smollm2")
     prompt = tokenizer("The capital of France is")["input_ids"]
-    llama = backends.load_causal_lm_backend("smollm2", "llama-cpp")
+    llama = backends.load_causal_lm_backend("smollm2", name)
     text = tokenizer.decode(list(llama.stream(prompt, 8, Sampling())))
     assert "Paris" in text
     reference = backends.load_causal_lm_backend("smollm2", "torch-fp32")
     ids = prompt + list(reference.stream(prompt, 16, Sampling()))
     gap = np.abs(llama.token_logprobs(ids) - reference.token_logprobs(ids)).mean()
-    assert gap < 0.1  # same Q4_1 weights, llama.cpp quantises activations to 8 bits
+    assert gap < 0.1  # the Q4_1 values (Q8_0 / BF16 rewrites), 8-bit activations
     batched = llama.generate_batch([prompt, prompt], 8, Sampling())
     assert len(batched) == 2 and "Paris" in tokenizer.decode(batched[0])

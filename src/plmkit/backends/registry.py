@@ -55,6 +55,21 @@ BACKENDS: dict[str, BackendSpec] = {
             ("llama_cpp",),
             LLAMA_EXTRA,
         ),
+        BackendSpec(
+            "llama-cpp-q8",
+            ("decoder",),
+            "llama.cpp on the model's GGUF rewritten as Q8_0 once",
+            ("llama_cpp",),
+            LLAMA_EXTRA,
+        ),
+        BackendSpec(
+            "llama-cpp-bf16",
+            ("decoder",),
+            "llama.cpp on the model's GGUF rewritten as BF16 once (fastest for batches with "
+            "native bf16)",
+            ("llama_cpp",),
+            LLAMA_EXTRA,
+        ),
     )
 }
 

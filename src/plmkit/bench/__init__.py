@@ -12,6 +12,7 @@ when run), so another module can add one without touching this file:
 from __future__ import annotations
 
 import importlib
+import os
 import time
 from collections.abc import Callable
 
@@ -63,9 +64,11 @@ def run_bench(
     names: list[str], options: BenchOptions, on_progress: Callable[[str], None] | None = None
 ) -> dict:
     """Run the named scenarios; returns header (hardware, versions, limits) and rows."""
+    from plmkit import hardware
     from plmkit.bench import machine
 
     say = on_progress or (lambda _: None)
+    busy_before = hardware.busy_cores(0.5)
     wanted = expand(names)
     start = time.perf_counter()
     say("measuring machine limits")
@@ -92,6 +95,11 @@ def run_bench(
             "rows": [row.to_dict() for row in rows],
         }
     report["seconds"] = round(time.perf_counter() - start, 1)
+    report["load"] = {
+        "busy_cores_elsewhere_before": busy_before,
+        "busy_cores_elsewhere_after": hardware.busy_cores(0.5),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
+    }
     return report
 
 
@@ -108,8 +116,15 @@ def format_report(report: dict) -> str:
         f"int8 dot {'yes' if hw['int8_dot'] else 'no'}",
         "versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()),
         "limits:   " + ", ".join(f"{k} {v}" for k, v in limits.items()),
-        "",
     ]
+    load = report.get("load")
+    if load:
+        lines.append(
+            f"load:     other processes kept {load['busy_cores_elsewhere_before']} cores busy "
+            f"before the run and {load['busy_cores_elsewhere_after']} after it; "
+            f"OMP_WAIT_POLICY {load['omp_wait_policy']}"
+        )
+    lines.append("")
     header = (
         f"{'engine':58} {'throughput':>17} {'p50 ms':>8} {'p95 ms':>8} {'TTFT ms':>8} "
         f"{'peak MB':>8} {'x base':>7} {'of limit':>8}  quality / note"

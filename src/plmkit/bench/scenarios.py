@@ -304,8 +304,10 @@ def _chat_ids(tokenizer, prompt: str) -> list[int]:
 
 
 def _weight_bytes(name: str, model: str, parameters: int) -> float | None:
-    if name == "llama-cpp" and (gguf := loading.gguf_file(model)) is not None:
-        return gguf.stat().st_size
+    if name.startswith("llama-cpp"):
+        variant = {"llama-cpp-q8": "q8_0", "llama-cpp-bf16": "bf16"}.get(name)
+        gguf = loading.gguf_requantized(model, variant) if variant else loading.gguf_file(model)
+        return gguf.stat().st_size if gguf is not None else None
     if name == "ct2-int8":
         return (loading.ct2_model_dir(model, "int8") / "model.bin").stat().st_size
     return parameters * (2 if "bf16" in name else 4)
@@ -440,7 +442,9 @@ def _concurrent(
     if not singles:
         return []
     prompts = [_chat_ids(tokenizer, p) for p in (PROMPTS * 2)[: options.concurrent]]
-    reference = "llama-cpp" if "llama-cpp" in singles else max(singles, key=singles.get)
+    # the fastest llama.cpp single stream (any GGUF type), else the fastest single stream
+    llama = [n for n in singles if n.startswith("llama-cpp")]
+    reference = max(llama or singles, key=singles.get)
     engines: list[Engine] = []
     for name in names:
 

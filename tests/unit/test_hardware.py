@@ -1,0 +1,27 @@
+import os
+
+from plmkit import hardware
+
+
+def test_busy_cores_is_a_share_of_this_machine():
+    busy = hardware.busy_cores(0.05)
+    if not os.path.exists("/proc/stat"):
+        assert busy is None
+        return
+    assert busy is not None and 0.0 <= busy <= (os.cpu_count() or 1)
+
+
+def test_contention_advice(monkeypatch):
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    assert hardware.contention_advice(None) is None
+    assert hardware.contention_advice(0.2) is None
+    advice = hardware.contention_advice(1.3)
+    assert "1.3 cores" in advice and "OMP_WAIT_POLICY=PASSIVE" in advice
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
+    assert "is set" in hardware.contention_advice(1.3)
+
+
+def test_cpu_info_names_the_instruction_sets():
+    info = hardware.cpu_info()
+    assert info.cores >= 1 and info.threads >= 1
+    assert set(info.flags) == set(hardware.FLAGS_OF_INTEREST)
