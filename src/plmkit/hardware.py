@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -62,10 +63,36 @@ def _cpuinfo_text() -> str:
         return ""
 
 
+def _torch_version() -> str:
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("torch")
+    except importlib.metadata.PackageNotFoundError:
+        return "-"
+
+
+def _read_json(path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_json(path, data: dict) -> None:
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, path)
+
+
 @lru_cache(maxsize=1)
 def cpu_info() -> CpuInfo:
-    import torch
+    """The CPU, its flags and torch's thread count and kernels.
 
+    Asking torch costs its import (about a second), which a llama.cpp or ONNX command does
+    not otherwise need, so the answer is cached per CPU, torch version, thread setting and
+    CPU affinity.
+    """
     text = _cpuinfo_text()
     flags: set[str] = set()
     model = platform.processor() or platform.machine()
@@ -75,11 +102,27 @@ def cpu_info() -> CpuInfo:
             flags = set(value.split())
         elif key.strip() == "model name" and value.strip():
             model = value.strip()
+    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0
+    key = "|".join([model, _torch_version(), os.environ.get("OMP_NUM_THREADS", ""), str(affinity)])
+    path = cache_dir() / "cpu.json"
+    cached = _read_json(path).get(key)
+    if cached is None or "torch" in sys.modules:  # loaded anyway: ask it (a live setting)
+        import torch
+
+        live = {
+            "threads": torch.get_num_threads(),
+            "torch_capability": torch.backends.cpu.get_cpu_capability(),
+        }
+        if cached is None:  # torch's defaults, before anyone calls set_num_threads
+            data = _read_json(path)
+            data[key] = live
+            _write_json(path, data)
+        cached = live
     return CpuInfo(
         model=model,
         cores=os.cpu_count() or 1,
-        threads=torch.get_num_threads(),
-        torch_capability=torch.backends.cpu.get_cpu_capability(),
+        threads=cached["threads"],
+        torch_capability=cached["torch_capability"],
         flags={name: name in flags for name in FLAGS_OF_INTEREST},
     )
 
@@ -99,22 +142,17 @@ def _matmul_seconds(dtype, size: int = 512, repeats: int = 8) -> float:
 @lru_cache(maxsize=1)
 def bf16_speedup() -> float:
     """fp32 time / bf16 time for a 512x512 matmul; > 1 means bf16 is faster here."""
-    import torch
-
     info = cpu_info()
-    key = f"{info.model}|{torch.__version__}|{info.threads}"
+    key = f"{info.model}|{_torch_version()}|{info.threads}"
     path = cache_dir() / "hardware.json"
-    try:
-        cached = json.loads(path.read_text())
-    except (OSError, ValueError):
-        cached = {}
+    cached = _read_json(path)
     if key in cached:
         return float(cached[key])
+    import torch
+
     speedup = _matmul_seconds(torch.float32) / max(_matmul_seconds(torch.bfloat16), 1e-9)
     cached[key] = round(speedup, 3)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(cached, indent=1))
-    os.replace(tmp, path)
+    _write_json(path, cached)
     return speedup
 
 

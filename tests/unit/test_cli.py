@@ -145,3 +145,16 @@ def test_demo_runs_every_part_on_tiny_models(tiny_bert_dir, tiny_gpt2_dir, tmp_p
 def test_demo_rejects_negative_steps():
     result = run("demo", "--finetune-steps", "-1")
     assert result.exit_code == 2 and "finetune-steps" in result.output
+
+
+def test_cli_and_generate_pipeline_import_without_torch():
+    """Cold start: llama.cpp / CTranslate2 commands must not pay for importing torch."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, plmkit.cli, plmkit.pipelines.generate, plmkit.loading, plmkit.backends; "
+        "print('torch' in sys.modules, 'transformers' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]

@@ -10,13 +10,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-
-import torch
+from typing import TYPE_CHECKING
 
 from plmkit import backends, loading
 from plmkit.config import GenerateConfig
 from plmkit.errors import InvalidInputError, WrongModelKindError
 from plmkit.validation import require_messages, require_texts
+
+if TYPE_CHECKING:
+    import torch
 
 DEFAULT_NEW_TOKENS = 64
 
@@ -101,10 +103,14 @@ class _CallbackStreamer:
         self.first_token_at: float | None = None
 
     def put(self, value: torch.Tensor) -> None:
-        ids = value.flatten().tolist()
+        """transformers' streamer call: the prompt first, then each new token."""
         if self.skip:  # the first call carries the prompt
             self.skip = 0
             return
+        self.add(value.flatten().tolist())
+
+    def add(self, ids: list[int]) -> None:
+        """New token ids (engines without HF generate call this directly)."""
         if self.first_token_at is None:
             self.first_token_at = time.perf_counter()
         if self.stopped:
@@ -165,11 +171,10 @@ def _stream(
     streamer: _CallbackStreamer,
 ) -> list[int]:
     """New ids from a non-torch engine, fed to `streamer`; stops at a stop string."""
-    streamer.put(torch.tensor(prompt_ids))  # the streamer skips its first call (the prompt)
     new_ids: list[int] = []
     for token in engine.stream(prompt_ids, max_new_tokens, _sampling(config)):
         new_ids.append(token)
-        streamer.put(torch.tensor([token]))
+        streamer.add([token])
         if streamer.stopped:
             break
     return new_ids
@@ -200,20 +205,23 @@ def generate(
     lm = getattr(engine, "model", None)  # torch backends run HF generate (beam, stop strings)
     # preprocess
     text = build_prompt(prompt, tokenizer, config)
-    inputs = tokenizer(text, return_tensors="pt", add_special_tokens=not config.chat)
-    prompt_tokens = inputs["input_ids"].shape[1]
+    prompt_ids = tokenizer(text, add_special_tokens=not config.chat)["input_ids"]
+    prompt_tokens = len(prompt_ids)
     kwargs = _generation_kwargs(config, prompt_tokens)
     if config.stop:
         kwargs.update(stop_strings=config.stop, tokenizer=tokenizer)
     streamer = _CallbackStreamer(tokenizer, prompt_tokens, on_text or (lambda _: None), config.stop)
-    if config.seed is not None:
-        torch.manual_seed(config.seed)
     # _forward
     start = time.perf_counter()
-    if lm is not None:
+    if lm is not None:  # torch is imported only here: llama.cpp / CTranslate2 start faster
+        import torch
+
+        if config.seed is not None:
+            torch.manual_seed(config.seed)
         with torch.inference_mode():
             output = lm.generate(
-                **inputs,
+                input_ids=torch.tensor([prompt_ids]),
+                attention_mask=torch.ones(1, prompt_tokens, dtype=torch.long),
                 **kwargs,
                 pad_token_id=lm.generation_config.pad_token_id,
                 streamer=streamer if config.strategy != "beam" else None,
@@ -221,7 +229,8 @@ def generate(
         new_ids = output[0, prompt_tokens:].tolist()
     else:
         limit = kwargs.get("max_new_tokens") or kwargs["max_length"] - prompt_tokens
-        new_ids = _stream(engine, inputs["input_ids"][0].tolist(), limit, config, streamer)
+        streamer.skip = 0  # no prompt call comes first here
+        new_ids = _stream(engine, prompt_ids, limit, config, streamer)
     seconds = time.perf_counter() - start
     # postprocess
     completion = tokenizer.decode(new_ids, skip_special_tokens=True)
