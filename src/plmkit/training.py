@@ -588,8 +588,11 @@ def save_model_dir(
     tokenizer: PreTrainedTokenizerBase,
     out: str | Path,
     record: dict[str, Any],
+    extra_files: dict[str, str] | None = None,
 ) -> Path:
     """Save the final model into `out` (safetensors + tokenizer + `plmkit.json`).
+
+    `extra_files` (name -> text) are written alongside, e.g. calibration.jsonl.
 
     Files are written to a temp directory first and moved in one by one, `plmkit.json` last:
     a directory with a `plmkit.json` is a finished model. `out` may already hold checkpoints.
@@ -601,6 +604,8 @@ def save_model_dir(
     try:
         model.save_pretrained(staging, safe_serialization=True)
         tokenizer.save_pretrained(staging)
+        for name, text in (extra_files or {}).items():
+            (staging / name).write_text(text, encoding="utf-8")
         _fsync_tree(staging)
         for path in sorted(staging.iterdir()):
             target = out / path.name

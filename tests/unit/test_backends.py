@@ -37,7 +37,7 @@ def own_cache(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def tiny_classifier_dir(tmp_path_factory, tiny_bert_dir):
+def random_classifier_dir(tmp_path_factory, tiny_bert_dir):
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
     torch.manual_seed(1)
@@ -81,12 +81,12 @@ def test_encoder_backends_agree_with_fp32(tiny_bert_dir, name):
 
 
 @pytest.mark.parametrize("name", ["torch-bf16", "torch-int8", "onnx-fp32", "onnx-int8"])
-def test_classifier_backends_agree_with_fp32(tiny_classifier_dir, name):
+def test_classifier_backends_agree_with_fp32(random_classifier_dir, name):
     if registry.missing(name):
         pytest.skip(registry.missing(name))
-    tokenizer = _tokenizer(tiny_classifier_dir)
-    reference = backends.load_encoder_backend(str(tiny_classifier_dir), "classify", "fp32")
-    backend = backends.load_encoder_backend(str(tiny_classifier_dir), "classify", name)
+    tokenizer = _tokenizer(random_classifier_dir)
+    reference = backends.load_encoder_backend(str(random_classifier_dir), "classify", "fp32")
+    backend = backends.load_encoder_backend(str(random_classifier_dir), "classify", name)
     expected = np.stack(backends.forward_sorted(reference, tokenizer, TEXTS))
     got = np.stack(backends.forward_sorted(backend, tokenizer, TEXTS))
     assert got.shape == expected.shape == (len(TEXTS), 2)
@@ -183,6 +183,38 @@ def test_auto_rejects_a_backend_that_disagrees(monkeypatch, tiny_bert_dir):
     (entry,) = select._read_cache().values()
     assert entry["measured"]["torch-int8"]["ok"] is False
     assert choice_name != "torch-int8"
+
+
+def test_auto_classify_holds_accuracy_on_labelled_rows(monkeypatch, tiny_classifier_dir):
+    """With calibration.jsonl, a backend that flips labels is judged by accuracy change."""
+    from plmkit.backends.calibration import labelled_rows
+    from plmkit.backends.torch_backend import TorchEncoder
+
+    texts, _ = labelled_rows(tiny_classifier_dir)
+
+    class Flipper(TorchEncoder):
+        """fp32, except that it flips one in ten predictions: 10% of labels change."""
+
+        def forward(self, input_ids, attention_mask):
+            out = super().forward(input_ids, attention_mask)
+            out[::10] = out[::10, ::-1]
+            return out
+
+    real_build = backends.build_encoder
+
+    def build(model, task, name):
+        if name == "torch-int8":
+            return Flipper(model, task, "fp32")
+        return real_build(model, task, name)
+
+    monkeypatch.setattr(backends, "build_encoder", build)
+    choice_name = backends.choose(str(tiny_classifier_dir), "encoder", "classify", "auto")
+    (entry,) = select._read_cache().values()
+    fp32, flipped = entry["measured"]["torch-fp32"], entry["measured"]["torch-int8"]
+    assert fp32["accuracy"] > 0.9 and flipped["accuracy"] < fp32["accuracy"] - 0.05
+    assert flipped["ok"] is False and choice_name != "torch-int8"
+    assert any(f"{len(texts)} labelled held-out rows" in note for note in entry["notes"])
+    assert any("torch-int8 rejected: accuracy" in note for note in entry["notes"])
 
 
 def test_aliases():

@@ -63,6 +63,15 @@ def test_output_dir_has_model_labels_and_provenance(tiny_classifier_dir):
     assert not (tiny_classifier_dir / "checkpoints").exists()  # removed after success
 
 
+def test_output_dir_keeps_labelled_held_out_rows_for_auto(tiny_classifier_dir):
+    from plmkit.backends.calibration import labelled_rows
+
+    texts, labels = labelled_rows(tiny_classifier_dir)
+    record = json.loads((tiny_classifier_dir / "plmkit.json").read_text())
+    assert len(texts) == len(labels) == min(512, record["data"]["sizes"]["validation"])
+    assert set(labels) <= {0, 1}
+
+
 def test_splits_are_deterministic(tiny_bert_dir, tmp_path):
     from plmkit.data import load_dataset_splits
 

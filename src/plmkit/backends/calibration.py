@@ -1,9 +1,37 @@
-"""Built-in texts for `auto`: short and long, plain and odd, so no data set is needed.
+"""Texts for `auto` to time each candidate backend and check it against fp32.
 
-Used to time each candidate backend and to check that it agrees with fp32.
+Built-in sentences, short and long, plain and odd, so no data set is needed; and, for a
+classifier made by `plm finetune`, up to CALIBRATION_ROWS of its own held-out rows with
+their labels (`calibration.jsonl` in the model directory), so that `auto` can hold each
+backend's accuracy to within a stated bound of fp32's.
 """
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
+
+CALIBRATION_FILE = "calibration.jsonl"
+CALIBRATION_ROWS = 512
+
+
+def labelled_jsonl(texts: list[str], labels: list[int], limit: int = CALIBRATION_ROWS) -> str:
+    """Up to `limit` rows as JSON lines {"text", "label"} (label ids): calibration.jsonl."""
+    rows = list(zip(texts, labels, strict=False))[:limit]
+    return "".join(json.dumps({"text": t, "label": int(y)}) + "\n" for t, y in rows)
+
+
+def labelled_rows(model_dir: Path) -> tuple[list[str], list[int]] | None:
+    """(texts, label ids) from the directory's calibration.jsonl, or None."""
+    try:
+        lines = (Path(model_dir) / CALIBRATION_FILE).read_text(encoding="utf-8").splitlines()
+        rows = [json.loads(line) for line in lines if line.strip()]
+        texts = [str(r["text"]) for r in rows]
+        labels = [int(r["label"]) for r in rows]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return (texts, labels) if texts else None
+
 
 SENTENCES = (
     "A charming, funny and surprisingly moving film.",

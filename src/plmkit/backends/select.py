@@ -3,7 +3,9 @@
 For each candidate we time a few built-in sentences (encoders) or tokens (decoders) and
 check it against torch fp32 on the same inputs:
 - embeddings: mean cosine of mean-pooled token states >= EMBED_MIN_COSINE;
-- classification: argmax agreement >= CLASSIFY_MIN_AGREEMENT;
+- classification: on the classifier's own labelled held-out rows when `plm finetune` left
+  them (calibration.jsonl), accuracy within CLASSIFY_MAX_ACCURACY_CHANGE of fp32's; else
+  argmax agreement >= CLASSIFY_MIN_AGREEMENT on the built-in sentences;
 - generation: perplexity of fp32's own greedy text, candidate / fp32 <= DECODE_MAX_PPL_RATIO.
 The winner is cached in `cache_dir()/backends.json`, keyed by model (and its weights'
 mtime), task, CPU, thread count and the versions of every engine, so later runs load only
@@ -26,7 +28,7 @@ import numpy as np
 
 from plmkit.backends import registry
 from plmkit.backends.base import CausalLMBackend, EncoderBackend, Sampling, Task
-from plmkit.backends.calibration import PROMPTS, SENTENCES
+from plmkit.backends.calibration import CALIBRATION_FILE, PROMPTS, SENTENCES, labelled_rows
 from plmkit.batching import length_sorted_batches
 from plmkit.paths import cache_dir
 from plmkit.registry import Kind, resolve
@@ -35,9 +37,14 @@ log = logging.getLogger("plmkit")
 
 EMBED_MIN_COSINE = 0.99
 CLASSIFY_MIN_AGREEMENT = 0.97
+"""Built-in sentences (no labels): 0.97 of 64 allows no changed label at all."""
+CLASSIFY_MAX_ACCURACY_CHANGE = 0.005
+"""With labelled held-out rows: accuracy within 0.5 points of fp32's ..."""
+LABELLED_MIN_AGREEMENT = 0.95
+"""... and at most 5% of labels changed (so flips cannot cancel out unseen)."""
 DECODE_MAX_PPL_RATIO = 1.10
 DECODE_TOKENS = 32
-SCHEMA = 2  # bump when a backend changes what it computes (e.g. int8 scheme)
+SCHEMA = 3  # bump when a backend changes what it computes (e.g. int8 scheme)
 
 
 @dataclass
@@ -175,12 +182,17 @@ def choose_encoder(model: str, task: Task, build: Any, loaded: dict[str, Encoder
         return choice
     log.info("choosing a backend for %s (%s) once: measuring %s", model, task, ", ".join(names))
     tokenizer = loading.cached("tokenizer", model)
-    texts = list(SENTENCES) * 2
+    labelled = labelled_rows(loading.model_dir(model)) if task == "classify" else None
+    texts, labels = labelled if labelled else (list(SENTENCES) * 2, None)
     ids = tokenizer(texts, truncation=True, max_length=128)["input_ids"]
+    order = list(length_sorted_batches([len(x) for x in ids], 32))
     batches = [
         dict(tokenizer.pad({"input_ids": [ids[i] for i in batch]}, return_tensors="np"))
-        for batch in length_sorted_batches([len(x) for x in ids], 32)
+        for batch in order
     ]
+    gold = np.array([labels[i] for batch in order for i in batch]) if labels else None
+    if gold is not None:
+        notes.append(f"judged on {len(texts)} labelled held-out rows ({CALIBRATION_FILE})")
     measured: dict[str, dict] = {}
     reference: list = []
     for name in names:
@@ -191,11 +203,21 @@ def choose_encoder(model: str, task: Task, build: Any, loaded: dict[str, Encoder
         if name == "torch-fp32":
             reference = outputs
         quality = _encoder_quality(task, reference, outputs, batches)
-        measured[name] = {
-            "speed": round(len(texts) / seconds, 1),
-            "quality": round(quality, 4),
-            "ok": _encoder_passes(task, quality),
-        }
+        measured[name] = {"speed": round(len(texts) / seconds, 1), "quality": round(quality, 4)}
+        if gold is not None:
+            accuracy = float((np.concatenate([o.argmax(-1) for o in outputs]) == gold).mean())
+            measured[name]["accuracy"] = round(accuracy, 4)
+            delta = accuracy - measured["torch-fp32"]["accuracy"]
+            measured[name]["ok"] = (
+                abs(delta) <= CLASSIFY_MAX_ACCURACY_CHANGE and quality >= LABELLED_MIN_AGREEMENT
+            )
+            if not measured[name]["ok"]:
+                notes.append(
+                    f"{name} rejected: accuracy {delta * 100:+.2f} points vs fp32, "
+                    f"same label {quality:.1%}"
+                )
+            continue
+        measured[name]["ok"] = _encoder_passes(task, quality)
         if not measured[name]["ok"]:
             notes.append(f"{name} rejected: agreement with fp32 {quality:.4f} too low")
     passing = {n: m["speed"] for n, m in measured.items() if m.get("ok")}

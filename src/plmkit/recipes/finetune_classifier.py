@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from plmkit import loading, training
+from plmkit.backends.calibration import CALIBRATION_FILE, labelled_jsonl
 from plmkit.config import FinetuneConfig
 from plmkit.data import TextDataset, load_dataset_splits
 from plmkit.errors import DataError
@@ -375,7 +376,12 @@ def finetune(
         },
         metrics=metrics,
     )
-    training.save_model_dir(model, tokenizer, out, record)
+    # held-out rows with labels: `--backend auto` keeps accuracy within 0.5 points of fp32
+    held_out = validation if validation is not None else test
+    extra = None
+    if held_out is not None and held_out.labels is not None:
+        extra = {CALIBRATION_FILE: labelled_jsonl(held_out.texts, list(held_out.labels))}
+    training.save_model_dir(model, tokenizer, out, record, extra)
     if not config.keep_checkpoints:
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
     emit({"event": "saved", "out": str(out)})
