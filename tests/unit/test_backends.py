@@ -2,10 +2,13 @@
 
 Tolerances (tiny random models, mean-pooled states or logits against torch fp32):
 bf16 cosine > 0.99; int8 cosine > 0.98; ONNX fp32 max abs diff < 1e-4; decoders: greedy
-tokens equal to HF generate (fp32) and token log-probs within 0.05 (ct2 int8: 0.25).
+tokens equal to HF generate (fp32) and token log-probs within 0.05 (ct2 int8: 0.25);
+llama.cpp on an F32 GGUF of the tiny Llama within 1e-4 (its Q8_0 rewrite 1e-2, BF16 4e-3).
 """
 
 from __future__ import annotations
+
+import shutil
 
 import numpy as np
 import pytest
@@ -260,6 +263,59 @@ def test_decoder_backends_score_like_fp32(tiny_llama_dir, name, tolerance):
     assert 0 < len(new) <= 10
     outs = backend.generate_batch([prompt, prompt[:2]], 6, Sampling())
     assert len(outs) == 2 and all(0 < len(o) <= 6 for o in outs)
+
+
+@pytest.fixture(scope="module")
+def tiny_llama_gguf_dir(tmp_path_factory, tiny_llama_dir):
+    """tiny_llama_dir plus its weights as an F32 GGUF, which the llama-cpp backends find."""
+    from gguf_writer import write_llama_gguf
+
+    directory = tmp_path_factory.mktemp("tiny-llama-gguf")
+    shutil.copytree(tiny_llama_dir, directory, dirs_exist_ok=True)
+    write_llama_gguf(directory, directory / "tiny-llama-f32.gguf")
+    return directory
+
+
+LLAMA_CPP_TOLERANCE = {"llama-cpp": 1e-4, "llama-cpp-q8": 1e-2, "llama-cpp-bf16": 4e-3}
+"""Max |token log-prob - torch fp32| over the prompt and 8 greedy tokens, about 5x what was
+measured (2-core AMD EPYC, llama-cpp-python 0.3.36): F32 1.5e-5 (K/V cached as F16), Q8_0
+2.5e-3, BF16 8.5e-4. The random model is near-uniform (log-probs -5.2 to -6.5, log 400 = 6.0),
+so the numbers are small; but a GGUF without the q/k rope permutation is off by 3.8e-4 and
+one with k permuted for 4 heads instead of 2 by 1.2e-3, both beyond the F32 tolerance."""
+
+
+@pytest.mark.parametrize("name", list(LLAMA_CPP_TOLERANCE))
+def test_llama_cpp_backends_score_like_fp32(tiny_llama_gguf_dir, name):
+    """llama.cpp on the F32 GGUF (and its Q8_0 / BF16 rewrites) against torch fp32."""
+    if registry.missing(name):
+        pytest.skip(registry.missing(name))
+    tolerance = LLAMA_CPP_TOLERANCE[name]
+    reference = backends.load_causal_lm_backend(str(tiny_llama_gguf_dir), "torch-fp32")
+    llama = backends.load_causal_lm_backend(str(tiny_llama_gguf_dir), name)
+    assert llama.name == name
+    prompt = _prompt(tiny_llama_gguf_dir)
+    greedy = list(reference.stream(prompt, 8, Sampling()))
+    text = prompt + greedy
+    expected, got = reference.token_logprobs(text), llama.token_logprobs(text)
+    assert got.shape == expected.shape == (len(text) - 1,)
+    assert np.abs(got - expected).max() < tolerance
+
+    # fp32's top-2 log-prob gaps on these steps are 0.39 to 0.54, far above any tolerance, so
+    # greedy tokens must match exactly (the random model repeats one token per prompt).
+    new = list(llama.stream(prompt, 8, Sampling()))
+    if name == "llama-cpp":
+        assert new == greedy
+    # Every token llama.cpp picks is fp32's argmax, or within the tolerance of it (a near-tie).
+    with torch.inference_mode():
+        logits = reference.model(torch.tensor([prompt + new])).logits[0, len(prompt) - 1 : -1]
+    logprobs = torch.log_softmax(logits.float(), -1)
+    chosen = logprobs[torch.arange(len(new)), new]
+    assert float((logprobs.max(-1).values - chosen).max()) < tolerance
+
+    prompts = [prompt, _tokenizer(tiny_llama_gguf_dir)("the best film ever")["input_ids"]]
+    alone = [list(llama.stream(p, 8, Sampling())) for p in prompts]
+    assert alone[0] != alone[1]  # else input order would not show
+    assert llama.generate_batch(prompts, 8, Sampling()) == alone
 
 
 def test_generate_pipeline_on_ct2_streams_and_stops(tiny_llama_dir):
