@@ -399,7 +399,8 @@ def doctor_cmd(as_json: JsonOpt = False) -> None:
             typer.echo(f"  {key:24} {value}")
     cpu = report["cpu"]
     typer.echo(
-        f"cpu: {cpu['model']} ({cpu['cores']} cores, torch threads {cpu['threads']}, "
+        f"cpu: {cpu['model']} {cpu['generation']} ({cpu['cores']} cores, "
+        f"torch threads {cpu['threads']}, "
         f"torch kernels {cpu['torch_capability']})"
     )
     typer.echo("  " + " ".join(f"{k}={'yes' if v else 'no'}" for k, v in cpu["flags"].items()))

@@ -40,6 +40,8 @@ class CpuInfo:
     threads: int
     torch_capability: str
     flags: dict[str, bool] = field(default_factory=dict)
+    generation: str = ""
+    """e.g. "Zen 5" from the CPU family / model numbers, when known."""
 
     @property
     def native_bf16(self) -> bool:
@@ -96,12 +98,15 @@ def cpu_info() -> CpuInfo:
     text = _cpuinfo_text()
     flags: set[str] = set()
     model = platform.processor() or platform.machine()
+    ids: dict[str, str] = {}
     for line in text.splitlines():
         key, _, value = line.partition(":")
         if key.strip() == "flags" and not flags:
             flags = set(value.split())
         elif key.strip() == "model name" and value.strip():
             model = value.strip()
+        elif key.strip() in ("vendor_id", "cpu family", "model") and key.strip() not in ids:
+            ids[key.strip()] = value.strip()
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0
     key = "|".join([model, _torch_version(), os.environ.get("OMP_NUM_THREADS", ""), str(affinity)])
     path = cache_dir() / "cpu.json"
@@ -124,7 +129,29 @@ def cpu_info() -> CpuInfo:
         threads=cached["threads"],
         torch_capability=cached["torch_capability"],
         flags={name: name in flags for name in FLAGS_OF_INTEREST},
+        generation=_generation(ids),
     )
+
+
+def _generation(ids: dict[str, str]) -> str:
+    """AMD Zen generation from /proc/cpuinfo's family and model ("" when unknown).
+
+    Virtual machines often hide the model name ("AMD EPYC"), and the generation decides
+    what pays off: Zen 3 has no AVX-512, Zen 4 runs it on 256-bit units, Zen 5 on 512-bit.
+    """
+    if ids.get("vendor_id") != "AuthenticAMD":
+        return ""
+    try:
+        family, model = int(ids["cpu family"]), int(ids["model"])
+    except (KeyError, ValueError):
+        return ""
+    if family == 26:
+        return "Zen 5"
+    if family == 25:
+        return "Zen 4" if 0x10 <= model <= 0x1F or 0x60 <= model <= 0xAF else "Zen 3"
+    if family == 23:
+        return "Zen 2" if model >= 0x30 else "Zen / Zen+"
+    return ""
 
 
 def _matmul_seconds(dtype, size: int = 512, repeats: int = 8) -> float:

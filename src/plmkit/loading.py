@@ -16,6 +16,7 @@ import logging
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -87,7 +88,9 @@ def convert_gguf_to_safetensors(gguf: Path, target: Path) -> Path:
             return target
         log.info("converting %s to safetensors once (about 20 s) -> %s", gguf.name, target)
         bars_were_on = hf_logging.is_progress_bar_enabled()
-        hf_logging.enable_progress_bar()  # dequantising is the slow part: show it
+        with warnings.catch_warnings():  # the hub's "HF_HUB_DISABLE_PROGRESS_BARS is set"
+            warnings.simplefilter("ignore")
+            hf_logging.enable_progress_bar()  # dequantising is the slow part: show it
         try:
             tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
             quantised = AutoModelForCausalLM.from_pretrained(

@@ -25,3 +25,12 @@ def test_cpu_info_names_the_instruction_sets():
     info = hardware.cpu_info()
     assert info.cores >= 1 and info.threads >= 1
     assert set(info.flags) == set(hardware.FLAGS_OF_INTEREST)
+
+
+def test_amd_generation_from_family_and_model():
+    amd = {"vendor_id": "AuthenticAMD"}
+    assert hardware._generation({**amd, "cpu family": "26", "model": "2"}) == "Zen 5"
+    assert hardware._generation({**amd, "cpu family": "25", "model": "17"}) == "Zen 4"
+    assert hardware._generation({**amd, "cpu family": "25", "model": "1"}) == "Zen 3"
+    assert hardware._generation({"vendor_id": "GenuineIntel", "cpu family": "6"}) == ""
+    assert hardware._generation({**amd}) == ""

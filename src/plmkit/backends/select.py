@@ -40,8 +40,12 @@ CLASSIFY_MIN_AGREEMENT = 0.97
 """Built-in sentences (no labels): 0.97 of 64 allows no changed label at all."""
 CLASSIFY_MAX_ACCURACY_CHANGE = 0.005
 """With labelled held-out rows: accuracy within 0.5 points of fp32's ..."""
-LABELLED_MIN_AGREEMENT = 0.95
-"""... and at most 5% of labels changed (so flips cannot cancel out unseen)."""
+LABELLED_MIN_AGREEMENT = 0.98
+"""... and at most 2% of labels changed. Flips are the direct measure of the damage: with
+2% of 512 labels flipping both ways, the accuracy change alone has a sampling spread of
+about 0.6 points, so beyond that the 0.5-point bound cannot be checked on these rows
+(measured: int8 MiniLM flipped 2-3.5% and moved accuracy -0.9 to +1.4 points from one
+held-out set to the next; bf16 flipped 0.1-0.2%)."""
 DECODE_MAX_PPL_RATIO = 1.10
 DECODE_TOKENS = 32
 SCHEMA = 3  # bump when a backend changes what it computes (e.g. int8 scheme)

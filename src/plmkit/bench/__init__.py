@@ -111,7 +111,8 @@ def format_report(report: dict) -> str:
     """The report as a plain-text table (the README shows one)."""
     hw, limits = report["hardware"], report["limits"]
     lines = [
-        f"machine: {hw['model']}, {hw['cores']} cores, torch threads {hw['threads']}, "
+        f"machine: {hw['model']}{' (' + hw['generation'] + ')' if hw.get('generation') else ''}, "
+        f"{hw['cores']} cores, torch threads {hw['threads']}, "
         f"kernels {hw['torch_capability']}, native bf16 {'yes' if hw['native_bf16'] else 'no'}, "
         f"int8 dot {'yes' if hw['int8_dot'] else 'no'}",
         "versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()),
