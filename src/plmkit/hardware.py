@@ -87,6 +87,12 @@ def _write_json(path, data: dict) -> None:
     os.replace(tmp, path)
 
 
+def _kernel_env() -> str:
+    """Settings that change torch's threads or kernels: part of every cached measurement."""
+    names = ("OMP_NUM_THREADS", "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")
+    return ",".join(os.environ.get(name, "") for name in names)
+
+
 @lru_cache(maxsize=1)
 def cpu_info() -> CpuInfo:
     """The CPU, its flags and torch's thread count and kernels.
@@ -108,7 +114,7 @@ def cpu_info() -> CpuInfo:
         elif key.strip() in ("vendor_id", "cpu family", "model") and key.strip() not in ids:
             ids[key.strip()] = value.strip()
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0
-    key = "|".join([model, _torch_version(), os.environ.get("OMP_NUM_THREADS", ""), str(affinity)])
+    key = "|".join([model, _torch_version(), _kernel_env(), str(affinity)])
     path = cache_dir() / "cpu.json"
     cached = _read_json(path).get(key)
     if cached is None or "torch" in sys.modules:  # loaded anyway: ask it (a live setting)
@@ -170,7 +176,7 @@ def _matmul_seconds(dtype, size: int = 512, repeats: int = 8) -> float:
 def bf16_speedup() -> float:
     """fp32 time / bf16 time for a 512x512 matmul; > 1 means bf16 is faster here."""
     info = cpu_info()
-    key = f"{info.model}|{_torch_version()}|{info.threads}"
+    key = f"{info.model}|{_torch_version()}|{info.threads}|{_kernel_env()}"
     path = cache_dir() / "hardware.json"
     cached = _read_json(path)
     if key in cached:
