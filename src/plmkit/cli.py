@@ -36,6 +36,9 @@ app = typer.Typer(
 
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help="alias, hub id or directory")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object")]
+ClassifierBackendOpt = Annotated[
+    str, typer.Option(help="auto, torch-fp32, torch-bf16, torch-int8, onnx-fp32, onnx-int8")
+]
 
 
 def _quiet_transformers() -> None:
@@ -339,6 +342,9 @@ def serve_cmd(
     preload: Annotated[
         list[str] | None, typer.Option(help="models to load before the first request")
     ] = None,
+    backend: Annotated[
+        str, typer.Option(help="engine for requests that name none (auto or a backend name)")
+    ] = "auto",
 ) -> None:
     """HTTP API (OpenAI-compatible /v1/embeddings, /v1/completions, /v1/chat/completions)
     and a browser page at /."""
@@ -346,7 +352,7 @@ def serve_cmd(
 
     from plmkit.serve.app import create_app
 
-    uvicorn.run(create_app(preload or []), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(preload or [], backend), host=host, port=port, log_level="info")
 
 
 @command("bench")
@@ -767,8 +773,10 @@ def evaluate_cmd(
     seed: Annotated[int | None, typer.Option(help="split seed (default: training's)")] = None,
     batch_size: int = 64,
     as_json: JsonOpt = False,
+    backend: ClassifierBackendOpt = "torch-fp32",
 ) -> None:
-    """Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix."""
+    """Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix
+    (--backend: measure a faster engine's accuracy against fp32's)."""
     from plmkit.metrics import format_report
     from plmkit.pipelines.classify import evaluate
 
@@ -780,6 +788,7 @@ def evaluate_cmd(
         label_column=label_column,
         seed=seed,
         batch_size=batch_size,
+        backend=backend,
         show_progress=not as_json,
     )
     if as_json:
@@ -800,6 +809,7 @@ def predict_cmd(
     text_column: str = "text",
     batch_size: int = 64,
     as_json: JsonOpt = False,
+    backend: ClassifierBackendOpt = "auto",
 ) -> None:
     """Label and class probabilities for TEXTS or a --file, in input order."""
     from plmkit.errors import InvalidInputError
@@ -818,10 +828,11 @@ def predict_cmd(
             out,
             text_column=text_column,
             batch_size=batch_size,
+            backend=backend,
             show_progress=not as_json,
         )
     else:
-        predictions = classify(texts or [], model_dir, batch_size=batch_size)
+        predictions = classify(texts or [], model_dir, batch_size=batch_size, backend=backend)
         if out is not None:
             write_predictions(predictions, out)
     if as_json:

@@ -53,6 +53,34 @@ def test_predict_texts_in_order(tiny_classifier_dir):
     assert [p["label"] for p in json.loads(result.output)] == ["positive", "negative"]
 
 
+def test_predict_and_evaluate_take_a_backend(tiny_classifier_dir, sentiment_csv):
+    texts = ["gorgeous moving the film .", "dull tedious the plot ."]
+    probabilities = {}
+    for name in ("torch-fp32", "torch-bf16", "torch-int8"):
+        result = run("predict", tiny_classifier_dir, *texts, "--backend", name, "--json")
+        assert result.exit_code == 0, result.output
+        predictions = json.loads(result.output)
+        assert [p["text"] for p in predictions] == texts
+        probabilities[name] = [p["probabilities"]["positive"] for p in predictions]
+    for name in ("torch-bf16", "torch-int8"):  # stated tolerance: 0.1 in probability
+        assert (
+            max(
+                abs(a - b)
+                for a, b in zip(probabilities[name], probabilities["torch-fp32"], strict=True)
+            )
+            < 0.1
+        )
+    reports = {}
+    for name in ("torch-fp32", "onnx-fp32"):
+        result = run("evaluate", tiny_classifier_dir, "--data", sentiment_csv, "--backend", name,
+                     "--json")  # fmt: skip
+        assert result.exit_code == 0, result.output
+        reports[name] = json.loads(result.output)
+    assert reports["onnx-fp32"]["accuracy"] == reports["torch-fp32"]["accuracy"]
+    bad = run("predict", tiny_classifier_dir, "fine", "--backend", "ct2-int8")
+    assert bad.exit_code == 2 and "unknown encoder backend" in bad.output
+
+
 def test_predict_file_to_csv(tiny_classifier_dir, sentiment_csv, tmp_path):
     out = tmp_path / "p.csv"
     result = run("predict", tiny_classifier_dir, "--file", sentiment_csv, "--out", out)

@@ -145,10 +145,14 @@ def classify(
     model: str,
     *,
     batch_size: int = 64,
-    backend: str = "torch",
+    backend: str = "auto",
     show_progress: bool = False,
 ) -> list[Prediction]:
-    """Label and class probabilities for each text, in input order."""
+    """Label and class probabilities for each text, in input order.
+
+    `backend`: auto (the fastest that keeps accuracy, see `plmkit.backends.select`),
+    torch-fp32, torch-bf16, torch-int8, onnx-fp32, onnx-int8, or "torch" (the model in
+    memory, fp32: what evaluation during training uses)."""
     texts = require_texts(texts)
     require_positive(batch_size, "batch_size")
     clf = _load(model, backend)
@@ -183,7 +187,7 @@ def classify_file(
     *,
     text_column: str = "text",
     batch_size: int = 64,
-    backend: str = "torch",
+    backend: str = "auto",
     show_progress: bool = False,
 ) -> list[Prediction]:
     """Classify the `text_column` of a CSV / TSV / JSONL / parquet file (or a .txt, a text a

@@ -56,7 +56,7 @@ def _usage(result) -> dict:
     }
 
 
-def _stream(prompt, body, chunk) -> Iterator[str]:
+def _stream(prompt, body, chunk, backend: str) -> Iterator[str]:
     """Run generation in a thread; yield SSE lines as text arrives, then [DONE]."""
     from plmkit.pipelines.generate import generate
 
@@ -65,7 +65,9 @@ def _stream(prompt, body, chunk) -> Iterator[str]:
 
     def work() -> None:
         try:
-            outcome["result"] = generate(prompt, body.model, _config(body), on_text=pieces.put)
+            outcome["result"] = generate(
+                prompt, body.model, _config(body), on_text=pieces.put, backend=backend
+            )
         except PlmError as error:
             outcome["error"] = error
         finally:
@@ -82,16 +84,25 @@ def _stream(prompt, body, chunk) -> Iterator[str]:
     yield "data: [DONE]\n\n"
 
 
-def create_app(preload: list[str] | None = None) -> FastAPI:
-    """The app; models named in `preload` are loaded before the first request."""
+def create_app(preload: list[str] | None = None, backend: str = "auto") -> FastAPI:
+    """The app; models named in `preload` are loaded before the first request.
+
+    `backend` is the engine for requests that do not name one (their `backend` field).
+    """
+
+    def engine(body) -> str:
+        return body.backend or backend
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
-        from plmkit import loading
+        from plmkit import backends, loading
 
-        for name in preload or []:
-            kind = loading.model_kind(loading.load_config(name))
-            loading.cached("causal_lm" if kind == "decoder" else "encoder", name)
+        for name in preload or []:  # the engine requests will use, measured now if auto
+            loading.cached("tokenizer", name)
+            if loading.model_kind(loading.load_config(name)) == "decoder":
+                backends.load_causal_lm_backend(name, backend)
+            else:
+                backends.load_encoder_backend(name, "embed", backend)
         yield
 
     app = FastAPI(title="plmkit", version="0.1.0", lifespan=lifespan)
@@ -125,7 +136,13 @@ def create_app(preload: list[str] | None = None) -> FastAPI:
     def embeddings(body: EmbeddingsRequest) -> dict:
         from plmkit.pipelines.encode import encode
 
-        result = encode(body.input, body.model, pooling=body.pooling, normalize=body.normalize)
+        result = encode(
+            body.input,
+            body.model,
+            pooling=body.pooling,
+            normalize=body.normalize,
+            backend=engine(body),
+        )
         tokens = sum(shape[1] for shape in result.shapes)
         return {
             "object": "list",
@@ -155,9 +172,9 @@ def create_app(preload: list[str] | None = None) -> FastAPI:
 
         if body.stream:
             return StreamingResponse(
-                _stream(body.prompt, body, chunk), media_type="text/event-stream"
+                _stream(body.prompt, body, chunk, engine(body)), media_type="text/event-stream"
             )
-        result = generate(body.prompt, body.model, _config(body))
+        result = generate(body.prompt, body.model, _config(body), backend=engine(body))
         return {**chunk(result.text, result.finish_reason), "usage": _usage(result)}
 
     @app.post("/v1/chat/completions", response_model=None)
@@ -178,8 +195,9 @@ def create_app(preload: list[str] | None = None) -> FastAPI:
             }
 
         if body.stream:
-            return StreamingResponse(_stream(messages, body, chunk), media_type="text/event-stream")
-        result = generate(messages, body.model, _config(body))
+            stream = _stream(messages, body, chunk, engine(body))
+            return StreamingResponse(stream, media_type="text/event-stream")
+        result = generate(messages, body.model, _config(body), backend=engine(body))
         message = {"role": "assistant", "content": result.text}
         choice = {"index": 0, "message": message, "finish_reason": result.finish_reason}
         return {
@@ -216,6 +234,7 @@ def create_app(preload: list[str] | None = None) -> FastAPI:
         from plmkit.pipelines.classify import classify
 
         texts = [body.input] if isinstance(body.input, str) else body.input
-        return {"data": [p.to_dict() for p in classify(texts, body.model)]}
+        predictions = classify(texts, body.model, backend=engine(body))
+        return {"data": [p.to_dict() for p in predictions]}
 
     return app

@@ -6,12 +6,18 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+BACKEND = Field(
+    default=None,
+    description="plmkit extension: auto, or a backend name (default: the server's --backend)",
+)
+
 
 class EmbeddingsRequest(BaseModel):
     model: str = "minilm"
     input: str | list[str]
     pooling: Literal["cls", "mean", "max"] | None = None
     normalize: bool | None = None
+    backend: str | None = BACKEND
 
 
 class _Sampling(BaseModel):
@@ -23,6 +29,7 @@ class _Sampling(BaseModel):
     seed: int | None = None
     stop: str | list[str] | None = None
     stream: bool = False
+    backend: str | None = BACKEND
 
     def stops(self) -> list[str]:
         return [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
@@ -53,3 +60,4 @@ class FillMaskRequest(TextRequest):
 class ClassifyRequest(BaseModel):
     model: str
     input: str | list[str]
+    backend: str | None = BACKEND

@@ -36,6 +36,29 @@ def test_embeddings_openai_shape(client, tiny_bert_dir):
     assert body["usage"]["prompt_tokens"] == 4 + 4
 
 
+def test_backend_per_request_and_server_default(client, tiny_bert_dir, tiny_classifier_dir):
+    def embed(test_client, **extra):
+        body = {"model": str(tiny_bert_dir), "input": ["the cat", "a dog"], **extra}
+        response = test_client.post("/v1/embeddings", json=body)
+        assert response.status_code == 200, response.text
+        return [d["embedding"] for d in response.json()["data"]]
+
+    fp32 = embed(client, backend="torch-fp32")
+    assert embed(client, backend="fp32") == fp32  # aliases work
+    bf16 = embed(client, backend="torch-bf16")
+    assert bf16 != fp32 and max(abs(a - b) for a, b in zip(bf16[0], fp32[0], strict=True)) < 0.1
+    with TestClient(create_app(backend="torch-bf16")) as bf16_server:
+        assert embed(bf16_server) == bf16  # no backend in the request: the server's
+    body = {"model": str(tiny_classifier_dir), "input": ["great fun", "dull", "fine"]}
+    answers = {
+        name: client.post("/v1/classify", json={**body, "backend": name}).json()["data"]
+        for name in ("torch", "torch-fp32", "auto")
+    }
+    assert answers["torch"] == answers["torch-fp32"]  # in-memory model = fp32 backend
+    assert [a["text"] for a in answers["auto"]] == body["input"]  # input order kept
+    assert {a["label"] for a in answers["auto"]} <= {"negative", "positive"}
+
+
 def test_completion(client, tiny_gpt2_dir):
     body = client.post(
         "/v1/completions", json={"model": str(tiny_gpt2_dir), "prompt": "the cat", "max_tokens": 4}
@@ -107,6 +130,16 @@ def test_tokenize_fill_mask_and_mask_demo(client, tiny_bert_mlm_dir):
         ),
         ("/v1/fill-mask", {"model": "TINY_BERT", "text": "a [MASK]"}, "no trained MLM head"),
         ("/v1/embeddings", {"model": "./no/such/dir", "input": "x"}, "does not exist"),
+        (
+            "/v1/embeddings",
+            {"model": "TINY_BERT", "input": "x", "backend": "warp-drive"},
+            "unknown encoder backend",
+        ),
+        (
+            "/v1/completions",
+            {"model": "TINY_GPT2", "prompt": "x", "backend": "onnx-int8"},
+            "unknown decoder backend",
+        ),
     ],
 )
 def test_bad_input_is_400_with_a_fix(client, tiny_bert_dir, tiny_gpt2_dir, path, body, message):
