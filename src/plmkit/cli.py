@@ -399,7 +399,7 @@ def doctor_cmd(as_json: JsonOpt = False) -> None:
         echo_json(report)
         return
     typer.echo(f"python {report['python']} on {report['platform']}")
-    for section in ("packages", "models", "cache", "defaults"):
+    for section in ("packages", "models", "backends", "cache", "defaults"):
         typer.echo(f"{section}:")
         for key, value in report[section].items():
             typer.echo(f"  {key:24} {value}")

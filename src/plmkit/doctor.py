@@ -54,6 +54,13 @@ def _model_status() -> dict[str, str]:
     return status
 
 
+def _backend_status() -> dict[str, str]:
+    """Each inference backend: usable here, or why not and the fix."""
+    from plmkit.backends import registry
+
+    return {name: registry.missing(name) or "ok" for name in registry.BACKENDS}
+
+
 def doctor() -> dict:
     """Everything `plm doctor` reports, as plain data."""
     busy = hardware.busy_cores()
@@ -67,6 +74,7 @@ def doctor() -> dict:
         "offline": os.environ.get("HF_HUB_OFFLINE", "0"),
         "cpu": hardware.cpu_info().to_dict(),
         "defaults": hardware.defaults(),
+        "backends": _backend_status(),
         "cpu_busy_elsewhere": busy,
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
         "notes": [note] if note else [],

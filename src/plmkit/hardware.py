@@ -42,6 +42,8 @@ class CpuInfo:
     flags: dict[str, bool] = field(default_factory=dict)
     generation: str = ""
     """e.g. "Zen 5" from the CPU family / model numbers, when known."""
+    signature: str = ""
+    """Model name, family / model numbers and flags: what cached measurements are keyed by."""
 
     @property
     def native_bf16(self) -> bool:
@@ -114,7 +116,8 @@ def cpu_info() -> CpuInfo:
         elif key.strip() in ("vendor_id", "cpu family", "model") and key.strip() not in ids:
             ids[key.strip()] = value.strip()
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0
-    key = "|".join([model, _torch_version(), _kernel_env(), str(affinity)])
+    signature = _signature(model, ids, flags)
+    key = "|".join([signature, _torch_version(), _kernel_env(), str(affinity)])
     path = cache_dir() / "cpu.json"
     cached = _read_json(path).get(key)
     if cached is None or "torch" in sys.modules:  # loaded anyway: ask it (a live setting)
@@ -136,7 +139,16 @@ def cpu_info() -> CpuInfo:
         torch_capability=cached["torch_capability"],
         flags={name: name in flags for name in FLAGS_OF_INTEREST},
         generation=_generation(ids),
+        signature=signature,
     )
+
+
+def _signature(model: str, ids: dict[str, str], flags: set[str]) -> str:
+    """The CPU as cached measurements must see it. VMs name Zen 3, 4 and 5 alike ("AMD
+    EPYC") and a session may move between them, so family, model and flags are part of it."""
+    family = "/".join(ids.get(k, "") for k in ("vendor_id", "cpu family", "model"))
+    present = ",".join(name for name in FLAGS_OF_INTEREST if name in flags)
+    return f"{model}|{family}|{present}"
 
 
 def _generation(ids: dict[str, str]) -> str:
@@ -176,7 +188,7 @@ def _matmul_seconds(dtype, size: int = 512, repeats: int = 8) -> float:
 def bf16_speedup() -> float:
     """fp32 time / bf16 time for a 512x512 matmul; > 1 means bf16 is faster here."""
     info = cpu_info()
-    key = f"{info.model}|{_torch_version()}|{info.threads}|{_kernel_env()}"
+    key = f"{info.signature}|{_torch_version()}|{info.threads}|{_kernel_env()}"
     path = cache_dir() / "hardware.json"
     cached = _read_json(path)
     if key in cached:

@@ -63,8 +63,15 @@ def test_smollm2_chat_answers():
     from plmkit.config import GenerateConfig
     from plmkit.pipelines.generate import generate
 
+    # The reference numerics (the Q4_1 weights dequantised, fp32). llama.cpp on the same
+    # weights quantises activations to 8 bits, and on this question the first token is a
+    # near-tie: Q4_1 / Q8_0 answer "L'Étoile, la Cité, ..." (the other 9 of 10 factual
+    # questions tried give fp32's answer; BF16 gives all 10).
     out = generate(
-        "What is the capital of France?", "smollm2", GenerateConfig(max_new_tokens=20, chat=True)
+        "What is the capital of France?",
+        "smollm2",
+        GenerateConfig(max_new_tokens=20, chat=True),
+        backend="torch-fp32",
     )
     assert "Paris" in out.text
 

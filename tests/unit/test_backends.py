@@ -165,6 +165,18 @@ def test_auto_picks_a_measured_backend_that_agrees_and_caches_it(monkeypatch, ti
     assert backends.choose(str(tiny_bert_dir), "encoder", "embed", "auto") == name
 
 
+def _stand_in_for_int8(monkeypatch, encoder_class) -> None:
+    """`auto` builds `encoder_class` (an fp32 TorchEncoder subclass) as its torch-int8."""
+    real_build = backends.build_encoder
+
+    def build(model, task, name):
+        if name == "torch-int8":
+            return encoder_class(model, task, "fp32")
+        return real_build(model, task, name)
+
+    monkeypatch.setattr(backends, "build_encoder", build)
+
+
 def test_auto_rejects_a_backend_that_disagrees(monkeypatch, tiny_bert_dir):
     """A candidate whose output is noise is measured, rejected, and not chosen."""
     from plmkit.backends.torch_backend import TorchEncoder
@@ -174,14 +186,7 @@ def test_auto_rejects_a_backend_that_disagrees(monkeypatch, tiny_bert_dir):
             out = super().forward(input_ids, attention_mask)
             return np.random.default_rng(0).normal(size=out.shape).astype(np.float32)
 
-    real_build = backends.build_encoder
-
-    def build(model, task, name):
-        if name == "torch-int8":
-            return Broken(model, task, "int8")
-        return real_build(model, task, name)
-
-    monkeypatch.setattr(backends, "build_encoder", build)
+    _stand_in_for_int8(monkeypatch, Broken)
     choice_name = backends.choose(str(tiny_bert_dir), "encoder", "embed", "auto")
     (entry,) = select._read_cache().values()
     assert entry["measured"]["torch-int8"]["ok"] is False
@@ -203,14 +208,7 @@ def test_auto_classify_holds_accuracy_on_labelled_rows(monkeypatch, tiny_classif
             out[::10] = out[::10, ::-1]
             return out
 
-    real_build = backends.build_encoder
-
-    def build(model, task, name):
-        if name == "torch-int8":
-            return Flipper(model, task, "fp32")
-        return real_build(model, task, name)
-
-    monkeypatch.setattr(backends, "build_encoder", build)
+    _stand_in_for_int8(monkeypatch, Flipper)
     choice_name = backends.choose(str(tiny_classifier_dir), "encoder", "classify", "auto")
     (entry,) = select._read_cache().values()
     fp32, flipped = entry["measured"]["torch-fp32"], entry["measured"]["torch-int8"]
@@ -380,3 +378,11 @@ def test_llama_cpp_on_the_embedded_decoder(name):
     assert gap < 0.1  # the Q4_1 values (Q8_0 / BF16 rewrites), 8-bit activations
     batched = llama.generate_batch([prompt, prompt], 8, Sampling())
     assert len(batched) == 2 and "Paris" in tokenizer.decode(batched[0])
+
+
+def test_a_llama_build_for_another_cpu_is_reported_not_run():
+    info = "CPU : SSE3 = 1 | AVX2 = 1 | FMA = 1 | AVX512 = 1 | AVX512_BF16 = 1 | OPENMP = 1 |"
+    zen3 = {"avx2", "fma", "f16c", "sse3"}
+    assert registry.unsupported_features(info, zen3) == ["AVX512", "AVX512_BF16"]
+    assert registry.unsupported_features(info, zen3 | {"avx512f", "avx512_bf16"}) == []
+    assert registry.unsupported_features(None, zen3, -4) == ["a crash on import (exit -4)"]

@@ -1,8 +1,9 @@
 """llama.cpp on the GGUF a decoder ships (smollm2's Q4_1), through llama-cpp-python.
 
-llama-cpp-python is an optional extra built from source (`make fast-llama`, about 7-12
-minutes on 2 cores), so it is imported only when this backend is used. It reads the
-GGUF directly: no conversion, and the weights are memory-mapped, so it starts fast.
+llama-cpp-python is an optional extra built from source (`make setup` tries a lean build,
+about 3 minutes on 2 cores; `make fast-llama` retries), so it is imported only when this
+backend is used. It reads the GGUF directly: no conversion, and the weights are
+memory-mapped, so it starts fast.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from plmkit.errors import BackendUnavailableError
 from plmkit.registry import Kind
 
 FAST_EXTRA = "pip install 'plmkit[fast]'"
-LLAMA_EXTRA = "make fast-llama  (builds llama-cpp-python from source, about 10 minutes)"
+LLAMA_EXTRA = "make fast-llama  (builds llama-cpp-python from source, about 3 minutes)"
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,79 @@ def missing(name: str) -> str | None:
     absent = [m for m in spec.requires if _module_missing(m)]
     if absent:
         return f"{', '.join(absent)} not installed ({spec.install})"
+    if "llama_cpp" in spec.requires and (unsupported := llama_build_unsupported()):
+        return (
+            f"llama-cpp-python was built for another CPU (it uses {', '.join(unsupported)}, "
+            "which this one lacks): rebuild it with `make fast-llama LLAMA_REBUILD=1`"
+        )
     return None
+
+
+# llama.cpp's system-info names -> /proc/cpuinfo flags: what a GGML_NATIVE build needs.
+_LLAMA_FEATURES = {
+    "AVX2": "avx2",
+    "FMA": "fma",
+    "F16C": "f16c",
+    "AVX512": "avx512f",
+    "AVX512_VBMI": "avx512vbmi",
+    "AVX512_VNNI": "avx512_vnni",
+    "AVX512_BF16": "avx512_bf16",
+    "AVX_VNNI": "avx_vnni",
+    "AMX_INT8": "amx_int8",
+}
+
+
+def unsupported_features(system_info: str | None, flags: set[str], code: int = 0) -> list[str]:
+    """From llama.cpp's system info ("CPU : AVX2 = 1 | AVX512 = 1 | ...", None when the
+    probe crashed) and this CPU's flags: the build's features this CPU lacks."""
+    if system_info is None:
+        return [f"a crash on import (exit {code})"]
+    built = {
+        part.split("=")[0].strip().removeprefix("CPU :").strip()
+        for part in system_info.split("|")
+        if part.split("=")[-1].strip() == "1"
+    }
+    return [f for f, flag in _LLAMA_FEATURES.items() if f in built and flags and flag not in flags]
+
+
+def llama_build_unsupported() -> list[str]:
+    """Instruction sets the installed llama.cpp was compiled for that this CPU lacks.
+
+    `make setup` builds llama.cpp for the CPU it runs on (GGML_NATIVE), and this project's
+    sessions move between CPUs (Zen 5 with AVX-512, Zen 3 without): such a build dies with
+    SIGILL on the first token. The build's features are read in a child process (so a crash
+    cannot take this one down) and cached per CPU and llama-cpp-python version.
+    """
+    import importlib.metadata
+    import json
+    import subprocess
+    import sys
+
+    from plmkit.hardware import _cpuinfo_text, cpu_info
+    from plmkit.paths import cache_dir
+
+    version = importlib.metadata.version("llama_cpp_python")
+    key = f"{cpu_info().signature}|{version}"
+    path = cache_dir() / "llama_build.json"
+    try:
+        cached = json.loads(path.read_text())
+    except (OSError, ValueError):
+        cached = {}
+    if key not in cached:
+        probe = "import llama_cpp; print(llama_cpp.llama_print_system_info().decode())"
+        run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+        flags: set[str] = set()
+        for line in _cpuinfo_text().splitlines():
+            if line.startswith("flags"):
+                flags = set(line.partition(":")[2].split())
+                break
+        cached[key] = unsupported_features(
+            run.stdout if run.returncode == 0 else None, flags, run.returncode
+        )
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(cached, indent=1))
+        tmp.replace(path)
+    return list(cached[key])
 
 
 def names(kind: Kind) -> list[str]:

@@ -101,7 +101,7 @@ def _key(model: str, task: str, candidates: list[str]) -> str:
         stamp = max((f.stat().st_mtime_ns for f in directory.glob("*.safetensors")), default=0)
         identity = f"{directory}|{stamp}"
     info = cpu_info()
-    parts = [SCHEMA, identity, task, info.model, info.threads, candidates, _engine_versions()]
+    parts = [SCHEMA, identity, task, info.signature, info.threads, candidates, _engine_versions()]
     return hashlib.sha1(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
