@@ -18,6 +18,7 @@ import shutil
 import tempfile
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from plmkit.errors import (
@@ -177,6 +178,18 @@ def model_kind(config: PretrainedConfig) -> Kind:
     if model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
         return "decoder"
     return "encoder"
+
+
+def config_values(spec: ModelSpec | str) -> SimpleNamespace:
+    """config.json as attributes, without transformers' config classes (which import
+    torch): what an ONNX encoder needs (hidden_size, max_position_embeddings...)."""
+    path = model_dir(spec) / "config.json"
+    try:
+        return SimpleNamespace(**json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError) as error:
+        raise ModelPathError(
+            f"cannot read {path}: {error}", "point --model at a model directory with config.json"
+        ) from None
 
 
 def load_config(spec: ModelSpec | str) -> PretrainedConfig:

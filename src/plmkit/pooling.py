@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Literal
 
-import torch
+import numpy as np
 
 from plmkit.errors import InvalidInputError
 
@@ -20,19 +20,27 @@ POOLINGS = ("cls", "mean", "max")
 
 
 def pool(
-    states: torch.Tensor, attention_mask: torch.Tensor, how: str, normalize: bool = False
-) -> torch.Tensor:
-    """(B, T, H) token states + (B, T) mask -> (B, H) sentence embeddings."""
-    mask = attention_mask.unsqueeze(-1).to(states.dtype)  # (B, T, 1)
+    states: np.ndarray, attention_mask: np.ndarray, how: str, normalize: bool = False
+) -> np.ndarray:
+    """(B, T, H) token states + (B, T) mask -> (B, H) sentence embeddings.
+
+    numpy, with sentence-transformers' arithmetic (mean: masked sum / clamped count; max:
+    padding set to the dtype's minimum; L2 norm clamped at 1e-12), so an encode on an
+    ONNX backend never imports torch.
+    """
+    states = np.asarray(states)
+    mask = np.asarray(attention_mask)[..., None].astype(states.dtype)  # (B, T, 1)
     if how == "cls":
         out = states[:, 0]
     elif how == "mean":
-        out = (states * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+        out = (states * mask).sum(1) / np.maximum(mask.sum(1), 1e-9)
     elif how == "max":
-        out = states.masked_fill(mask == 0, torch.finfo(states.dtype).min).max(1).values
+        out = np.where(mask == 0, np.finfo(states.dtype).min, states).max(1)
     else:
         raise InvalidInputError(f"unknown pooling '{how}'", f"use one of: {', '.join(POOLINGS)}")
-    return torch.nn.functional.normalize(out, dim=-1) if normalize else out
+    if normalize:
+        out = out / np.maximum(np.linalg.norm(out, axis=-1, keepdims=True), 1e-12)
+    return out
 
 
 def default_pooling(model_dir: Path) -> tuple[str, bool]:

@@ -153,7 +153,8 @@ def test_cli_and_generate_pipeline_import_without_torch():
     import sys
 
     code = (
-        "import sys, plmkit.cli, plmkit.pipelines.generate, plmkit.loading, plmkit.backends; "
+        "import sys, plmkit.cli, plmkit.pipelines.generate, plmkit.pipelines.encode, "
+        "plmkit.loading, plmkit.backends, plmkit.backends.onnx_backend; "
         "print('torch' in sys.modules, 'transformers' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

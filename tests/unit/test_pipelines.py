@@ -38,10 +38,26 @@ def test_encode_token_states_and_normalize(tiny_bert_dir):
 
 @pytest.mark.parametrize("how", ["cls", "mean", "max"])
 def test_pooling_ignores_padding(how):
-    states = torch.randn(1, 3, 4)
-    padded = torch.cat([states, torch.full((1, 2, 4), 99.0)], dim=1)
-    mask = torch.tensor([[1, 1, 1, 0, 0]])
-    torch.testing.assert_close(pool(states, torch.ones(1, 3), how), pool(padded, mask, how))
+    states = np.random.default_rng(0).standard_normal((1, 3, 4)).astype(np.float32)
+    padded = np.concatenate([states, np.full((1, 2, 4), 99.0, np.float32)], axis=1)
+    mask = np.array([[1, 1, 1, 0, 0]])
+    np.testing.assert_allclose(pool(states, np.ones((1, 3)), how), pool(padded, mask, how))
+
+
+@pytest.mark.parametrize("how", ["cls", "mean", "max"])
+def test_pooling_matches_sentence_transformers_arithmetic(how):
+    """The numpy pooling equals the torch formulas sentence-transformers uses."""
+    states = torch.randn(3, 5, 8)
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 0, 0, 0, 0]])
+    m = mask.unsqueeze(-1).float()
+    expected = {
+        "cls": states[:, 0],
+        "mean": (states * m).sum(1) / m.sum(1).clamp(min=1e-9),
+        "max": states.masked_fill(m == 0, torch.finfo(states.dtype).min).max(1).values,
+    }[how]
+    expected = torch.nn.functional.normalize(expected, dim=-1).numpy()
+    got = pool(states.numpy(), mask.numpy(), how, normalize=True)
+    np.testing.assert_allclose(got, expected, atol=1e-6)
 
 
 def test_encode_bad_inputs(tiny_bert_dir):
@@ -81,3 +97,24 @@ def test_fill_mask_two_masks(tiny_bert_mlm_dir):
 def test_fill_mask_without_mask_token(tiny_bert_mlm_dir):
     with pytest.raises(InvalidInputError, match="no \\[MASK\\]"):
         fill_mask("the cat sat", str(tiny_bert_mlm_dir))
+
+
+def test_encode_on_onnx_needs_no_torch_once_exported(tiny_bert_dir):
+    """Cold start: after the one-time export, an ONNX encode never imports torch."""
+    import subprocess
+    import sys
+
+    from plmkit.backends import registry
+
+    if registry.missing("onnx-fp32"):
+        pytest.skip(registry.missing("onnx-fp32"))
+    code = (
+        "import sys; from plmkit.pipelines.encode import encode; "
+        f"r = encode(['the cat sat'], {str(tiny_bert_dir)!r}, backend='onnx-fp32'); "
+        "print(r.embeddings.shape, 'torch' in sys.modules)"
+    )
+    runs = [
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        for _ in range(2)  # the first exports the model (with torch) and fills the caches
+    ]
+    assert runs[1].stdout.split() == ["(1,", "32)", "False"], runs[1].stdout + runs[1].stderr

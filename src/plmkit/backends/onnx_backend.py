@@ -18,7 +18,7 @@ class OnnxEncoder(EncoderBackend):
         import onnxruntime as ort
 
         self.name, self.task = f"onnx-{quantization}", task
-        self.config = loading.load_config(model)
+        self.config = loading.config_values(model)  # no torch import on this path
         path = loading.onnx_encoder_file(model, task, quantization)
         options = ort.SessionOptions()
         options.intra_op_num_threads = cpu_info().threads

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from plmkit import backends, loading
 from plmkit.batching import length_sorted_batches, restore_order
@@ -73,14 +72,13 @@ def encode(
     for batch in progress(batches, "encoding", enabled=show_progress):
         padded = tokenizer.pad({"input_ids": [ids[i] for i in batch]}, return_tensors="np")
         # _forward
-        states = torch.from_numpy(encoder.forward(padded["input_ids"], padded["attention_mask"]))
-        mask = torch.from_numpy(padded["attention_mask"])
-        pooled = pool(states, mask, pooling, normalize)  # (B, T, H) -> (B, H)
+        states = encoder.forward(padded["input_ids"], padded["attention_mask"])  # float32
+        pooled = pool(states, padded["attention_mask"], pooling, normalize)  # (B, H)
         # postprocess
         for row, index in enumerate(batch):
             length = len(ids[index])
-            token_states = states[row, :length].float().numpy() if return_token_states else None
-            results.append((index, (pooled[row].float().numpy(), length, token_states)))
+            token_states = states[row, :length].copy() if return_token_states else None
+            results.append((index, (pooled[row], length, token_states)))
     ordered = restore_order(results)
     hidden = encoder.config.hidden_size
     return EncodeResult(
