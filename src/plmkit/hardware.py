@@ -8,7 +8,6 @@ agrees; the measurement is cached per CPU model and torch version.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import sys
@@ -16,7 +15,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 
-from plmkit.paths import cache_dir
+from plmkit.paths import cache_dir, read_json, remember
 
 FLAGS_OF_INTEREST = (
     "avx2",
@@ -76,23 +75,32 @@ def _torch_version() -> str:
         return "-"
 
 
-def _read_json(path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def _write_json(path, data: dict) -> None:
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
-
-
 def _kernel_env() -> str:
     """Settings that change torch's threads or kernels: part of every cached measurement."""
     names = ("OMP_NUM_THREADS", "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")
     return ",".join(os.environ.get(name, "") for name in names)
+
+
+@lru_cache(maxsize=1)
+def _proc_cpuinfo() -> tuple[str, dict[str, str], frozenset[str]]:
+    """(model name, vendor / family / model numbers, every flag) of the first CPU."""
+    flags: frozenset[str] = frozenset()
+    model = platform.processor() or platform.machine()
+    ids: dict[str, str] = {}
+    for line in _cpuinfo_text().splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "flags" and not flags:
+            flags = frozenset(value.split())
+        elif key.strip() == "model name" and value.strip():
+            model = value.strip()
+        elif key.strip() in ("vendor_id", "cpu family", "model") and key.strip() not in ids:
+            ids[key.strip()] = value.strip()
+    return model, ids, flags
+
+
+def cpu_flags() -> frozenset[str]:
+    """Every instruction-set flag /proc/cpuinfo lists (empty where there is none)."""
+    return _proc_cpuinfo()[2]
 
 
 @lru_cache(maxsize=1)
@@ -103,23 +111,12 @@ def cpu_info() -> CpuInfo:
     not otherwise need, so the answer is cached per CPU, torch version, thread setting and
     CPU affinity.
     """
-    text = _cpuinfo_text()
-    flags: set[str] = set()
-    model = platform.processor() or platform.machine()
-    ids: dict[str, str] = {}
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "flags" and not flags:
-            flags = set(value.split())
-        elif key.strip() == "model name" and value.strip():
-            model = value.strip()
-        elif key.strip() in ("vendor_id", "cpu family", "model") and key.strip() not in ids:
-            ids[key.strip()] = value.strip()
+    model, ids, flags = _proc_cpuinfo()
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0
     signature = _signature(model, ids, flags)
     key = "|".join([signature, _torch_version(), _kernel_env(), str(affinity)])
     path = cache_dir() / "cpu.json"
-    cached = _read_json(path).get(key)
+    cached = read_json(path).get(key)
     if cached is None or "torch" in sys.modules:  # loaded anyway: ask it (a live setting)
         import torch
 
@@ -128,9 +125,7 @@ def cpu_info() -> CpuInfo:
             "torch_capability": torch.backends.cpu.get_cpu_capability(),
         }
         if cached is None:  # torch's defaults, before anyone calls set_num_threads
-            data = _read_json(path)
-            data[key] = live
-            _write_json(path, data)
+            remember(path, key, live)
         cached = live
     return CpuInfo(
         model=model,
@@ -143,7 +138,7 @@ def cpu_info() -> CpuInfo:
     )
 
 
-def _signature(model: str, ids: dict[str, str], flags: set[str]) -> str:
+def _signature(model: str, ids: dict[str, str], flags: frozenset[str]) -> str:
     """The CPU as cached measurements must see it. VMs name Zen 3, 4 and 5 alike ("AMD
     EPYC") and a session may move between them, so family, model and flags are part of it."""
     family = "/".join(ids.get(k, "") for k in ("vendor_id", "cpu family", "model"))
@@ -190,14 +185,12 @@ def bf16_speedup() -> float:
     info = cpu_info()
     key = f"{info.signature}|{_torch_version()}|{info.threads}|{_kernel_env()}"
     path = cache_dir() / "hardware.json"
-    cached = _read_json(path)
-    if key in cached:
-        return float(cached[key])
+    if (cached := read_json(path).get(key)) is not None:
+        return float(cached)
     import torch
 
     speedup = _matmul_seconds(torch.float32) / max(_matmul_seconds(torch.bfloat16), 1e-9)
-    cached[key] = round(speedup, 3)
-    _write_json(path, cached)
+    remember(path, key, round(speedup, 3))
     return speedup
 
 

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 from transformers import Trainer, TrainerCallback
 
 from plmkit.errors import CheckpointError
+from plmkit.paths import write_json_atomic  # noqa: F401 - part of this module's API
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainingArguments
@@ -563,24 +564,6 @@ def run_record(
         record["dtype"] = "bf16 autocast" if bf16 else "fp32"
     record.update(extra)
     return record
-
-
-def write_json_atomic(path: str | Path, data: Any) -> Path:
-    """Write JSON through a temp file + rename, so readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1, default=str, ensure_ascii=False)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def save_model_dir(

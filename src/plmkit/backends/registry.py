@@ -139,34 +139,22 @@ def llama_build_unsupported() -> list[str]:
     cannot take this one down) and cached per CPU and llama-cpp-python version.
     """
     import importlib.metadata
-    import json
     import subprocess
     import sys
 
-    from plmkit.hardware import _cpuinfo_text, cpu_info
-    from plmkit.paths import cache_dir
+    from plmkit.hardware import cpu_flags, cpu_info
+    from plmkit.paths import cache_dir, read_json, remember
 
     version = importlib.metadata.version("llama_cpp_python")
     key = f"{cpu_info().signature}|{version}"
     path = cache_dir() / "llama_build.json"
-    try:
-        cached = json.loads(path.read_text())
-    except (OSError, ValueError):
-        cached = {}
+    cached = read_json(path)
     if key not in cached:
         probe = "import llama_cpp; print(llama_cpp.llama_print_system_info().decode())"
         run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
-        flags: set[str] = set()
-        for line in _cpuinfo_text().splitlines():
-            if line.startswith("flags"):
-                flags = set(line.partition(":")[2].split())
-                break
-        cached[key] = unsupported_features(
-            run.stdout if run.returncode == 0 else None, flags, run.returncode
-        )
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(cached, indent=1))
-        tmp.replace(path)
+        info = run.stdout if run.returncode == 0 else None
+        cached[key] = unsupported_features(info, set(cpu_flags()), run.returncode)
+        remember(path, key, cached[key])
     return list(cached[key])
 
 

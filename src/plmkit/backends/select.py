@@ -18,7 +18,6 @@ import hashlib
 import importlib.metadata
 import json
 import logging
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,7 +29,7 @@ from plmkit.backends import registry
 from plmkit.backends.base import CausalLMBackend, EncoderBackend, Sampling, Task
 from plmkit.backends.calibration import CALIBRATION_FILE, PROMPTS, SENTENCES, labelled_rows
 from plmkit.batching import length_sorted_batches
-from plmkit.paths import cache_dir
+from plmkit.paths import cache_dir, read_json, remember
 from plmkit.registry import Kind, resolve
 
 log = logging.getLogger("plmkit")
@@ -110,18 +109,11 @@ def _cache_path() -> Path:
 
 
 def _read_cache() -> dict:
-    try:
-        return json.loads(_cache_path().read_text())
-    except (OSError, ValueError):
-        return {}
+    return read_json(_cache_path())
 
 
 def _write_cache(key: str, choice: Choice) -> None:
-    data = _read_cache()
-    data[key] = asdict(choice)
-    tmp = _cache_path().with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, _cache_path())
+    remember(_cache_path(), key, asdict(choice))
 
 
 def candidates(kind: Kind) -> tuple[list[str], list[str]]:
