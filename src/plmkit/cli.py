@@ -20,7 +20,7 @@ from plmkit.errors import InvalidInputError, PlmError
 # plmkit works from local files; the hub is never contacted unless the user opts in with
 # HF_HUB_OFFLINE=0 (with no network, hub lookups otherwise retry for tens of seconds).
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-# OpenMP's wait policy is left to the user. Measured on a quiet 2-core Zen 4: PASSIVE cost
+# OpenMP's wait policy is left to the user. Measured on a quiet 2-core Zen 5: PASSIVE cost
 # torch generate 6% and llama.cpp with 2 threads 70% (170 -> 46 tok/s); on a CPU shared with
 # other jobs it is the other way round. So plmkit keeps the default (what the Hugging Face
 # baselines in `plm bench` get too) and decodes single streams on one llama.cpp thread, which

@@ -512,7 +512,7 @@ def gguf_requantized(spec: ModelSpec | str, variant: str) -> Path | None:
     """The model's GGUF rewritten by llama.cpp as Q8_0 or BF16, once (under a second).
 
     The shipped Q4_1 is the smallest file, but llama.cpp's faster kernels want other types
-    (measured, quiet Zen 4, smollm2: one stream Q4_1 153 tok/s, Q8_0 166, BF16 103; eight
+    (measured, quiet Zen 5, smollm2: one stream Q4_1 153 tok/s, Q8_0 166, BF16 103; eight
     prompts at once Q4_1 276, Q8_0 303, BF16 429). Both keep the Q4_1 values (BF16 exactly
     up to rounding, Q8_0 to within 1/254 of each block's range); `auto` checks perplexity.
     """

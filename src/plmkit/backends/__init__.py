@@ -80,8 +80,7 @@ def build_causal_lm(model: str, name: str) -> CausalLMBackend:
         return CT2CausalLM(model, "int8")
     from plmkit.backends.llama_cpp_backend import LlamaCppCausalLM
 
-    weights = {"llama-cpp": "shipped", "llama-cpp-q8": "q8_0", "llama-cpp-bf16": "bf16"}[name]
-    return LlamaCppCausalLM(model, weights)
+    return LlamaCppCausalLM(model, name)
 
 
 def choose(model: str, kind: str, task: str = "embed", backend: str = "auto", batch: bool = False):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -19,13 +20,25 @@ from plmkit.errors import BackendUnavailableError
 from plmkit.hardware import cpu_info
 
 CONTEXT = 2048
+VARIANTS: dict[str, str | None] = {
+    "llama-cpp": None,
+    "llama-cpp-q8": "q8_0",
+    "llama-cpp-bf16": "bf16",
+}
+"""Backend name -> the rewrite of the shipped GGUF it runs (None: the file as shipped)."""
 STREAM_THREADS = 1
 """Threads for one sequence. A 135M model's per-token work is too small to split: on a quiet
-2-core Zen 4, smollm2 Q4_1 ran at 148 tok/s on 1 thread, 170 on 2 with OpenMP's default
+2-core Zen 5, smollm2 Q4_1 ran at 148 tok/s on 1 thread, 170 on 2 with OpenMP's default
 waits, 46 on 2 with OMP_WAIT_POLICY=PASSIVE, and about 2 on 2 when another process held a
 core. One thread is near the best and never waits on a busy core. PLMKIT_LLAMA_THREADS
 overrides it; batches of prompts (real matrix work: 148 -> 257 tok/s for 8 prompts) use
 every torch thread."""
+
+
+def gguf_path(model: str, name: str) -> Path | None:
+    """The GGUF file backend `name` runs for `model` (rewritten once if a variant)."""
+    variant = VARIANTS[name]
+    return loading.gguf_requantized(model, variant) if variant else loading.gguf_file(model)
 
 
 def stream_threads() -> int:
@@ -36,15 +49,12 @@ def stream_threads() -> int:
 class LlamaCppCausalLM(CausalLMBackend):
     name = "llama-cpp"
 
-    def __init__(self, model: str, weights: str = "shipped") -> None:
-        """`weights`: the GGUF as shipped, or llama.cpp's rewrite of it ("q8_0", "bf16")."""
+    def __init__(self, model: str, name: str = "llama-cpp") -> None:
+        """`name`: llama-cpp (the GGUF as shipped), llama-cpp-q8 or llama-cpp-bf16."""
         from llama_cpp import Llama
 
-        self.name = "llama-cpp" if weights == "shipped" else f"llama-cpp-{weights.split('_')[0]}"
-        if weights == "shipped":
-            path = loading.gguf_file(model)
-        else:
-            path = loading.gguf_requantized(model, weights)
+        self.name = name
+        path = gguf_path(model, name)
         if path is None:
             raise BackendUnavailableError(
                 f"'{model}' has no GGUF file, which the llama-cpp backend needs",

@@ -79,7 +79,7 @@ def matmul_gflops(dtype: str, size: int = 2048) -> float:
 def onnx_matmul_gflops(size: int = 2048) -> float | None:
     """fp32 matmul through ONNX Runtime, or None where it is not installed.
 
-    Its GEMM ran 1.5x torch's on Zen 4 (an ONNX MiniLM reached 305 GFLOP/s against torch's
+    Its GEMM ran 1.5-2x torch's on Zen 5 (an ONNX MiniLM reached 305 GFLOP/s against torch's
     207 for a plain matmul), so the fp32 limit is the faster of the two.
     """
     try:

@@ -305,8 +305,9 @@ def _chat_ids(tokenizer, prompt: str) -> list[int]:
 
 def _weight_bytes(name: str, model: str, parameters: int) -> float | None:
     if name.startswith("llama-cpp"):
-        variant = {"llama-cpp-q8": "q8_0", "llama-cpp-bf16": "bf16"}.get(name)
-        gguf = loading.gguf_requantized(model, variant) if variant else loading.gguf_file(model)
+        from plmkit.backends.llama_cpp_backend import gguf_path
+
+        gguf = gguf_path(model, name)
         return gguf.stat().st_size if gguf is not None else None
     if name == "ct2-int8":
         return (loading.ct2_model_dir(model, "int8") / "model.bin").stat().st_size
