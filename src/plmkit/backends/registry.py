@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass
+from functools import lru_cache
 
 from plmkit.errors import BackendUnavailableError
 from plmkit.registry import Kind
@@ -130,13 +131,15 @@ def unsupported_features(system_info: str | None, flags: set[str], code: int = 0
     return [f for f, flag in _LLAMA_FEATURES.items() if f in built and flags and flag not in flags]
 
 
-def llama_build_unsupported() -> list[str]:
+@lru_cache(maxsize=1)
+def llama_build_unsupported() -> tuple[str, ...]:
     """Instruction sets the installed llama.cpp was compiled for that this CPU lacks.
 
     `make setup` builds llama.cpp for the CPU it runs on (GGML_NATIVE), and this project's
     sessions move between CPUs (Zen 5 with AVX-512, Zen 3 without): such a build dies with
     SIGILL on the first token. The build's features are read in a child process (so a crash
-    cannot take this one down) and cached per CPU and llama-cpp-python version.
+    cannot take this one down) and cached per CPU and llama-cpp-python version (on disk, and
+    once per process: `missing()` asks for each of the three llama.cpp backends).
     """
     import importlib.metadata
     import subprocess
@@ -155,7 +158,7 @@ def llama_build_unsupported() -> list[str]:
         info = run.stdout if run.returncode == 0 else None
         cached[key] = unsupported_features(info, set(cpu_flags()), run.returncode)
         remember(path, key, cached[key])
-    return list(cached[key])
+    return tuple(cached[key])
 
 
 def names(kind: Kind) -> list[str]:

@@ -91,12 +91,10 @@ class _CallbackStreamer:
     multi-byte characters arrive whole; what is held back is flushed at the end.
     """
 
-    def __init__(
-        self, tokenizer, prompt_tokens: int, on_text: Callable[[str], None], stops: list[str]
-    ) -> None:
+    def __init__(self, tokenizer, on_text: Callable[[str], None], stops: list[str]) -> None:
         self.tokenizer, self.on_text, self.stops = tokenizer, on_text, stops
         self.hold = max((len(s) for s in stops), default=1) - 1  # a stop may be half-made
-        self.skip = prompt_tokens
+        self.prompt_pending = True  # HF generate's first put() carries the prompt
         self.ids: list[int] = []
         self.emitted = 0
         self.stopped = False
@@ -104,8 +102,8 @@ class _CallbackStreamer:
 
     def put(self, value: torch.Tensor) -> None:
         """transformers' streamer call: the prompt first, then each new token."""
-        if self.skip:  # the first call carries the prompt
-            self.skip = 0
+        if self.prompt_pending:
+            self.prompt_pending = False
             return
         self.add(value.flatten().tolist())
 
@@ -210,7 +208,7 @@ def generate(
     kwargs = _generation_kwargs(config, prompt_tokens)
     if config.stop:
         kwargs.update(stop_strings=config.stop, tokenizer=tokenizer)
-    streamer = _CallbackStreamer(tokenizer, prompt_tokens, on_text or (lambda _: None), config.stop)
+    streamer = _CallbackStreamer(tokenizer, on_text or (lambda _: None), config.stop)
     # _forward
     start = time.perf_counter()
     if lm is not None:  # torch is imported only here: llama.cpp / CTranslate2 start faster
@@ -229,7 +227,6 @@ def generate(
         new_ids = output[0, prompt_tokens:].tolist()
     else:
         limit = kwargs.get("max_new_tokens") or kwargs["max_length"] - prompt_tokens
-        streamer.skip = 0  # no prompt call comes first here
         new_ids = _stream(engine, prompt_ids, limit, config, streamer)
     seconds = time.perf_counter() - start
     # postprocess
