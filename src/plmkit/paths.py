@@ -1,4 +1,5 @@
-"""Where plmkit keeps its own files (converted models, tokenized corpora, data)."""
+"""Where plmkit keeps its own files (converted models, tokenized corpora, data), and the
+small file and environment facts several layers need: one copy each."""
 
 from __future__ import annotations
 
@@ -14,6 +15,50 @@ def cache_dir() -> Path:
     root = Path(os.environ.get("PLMKIT_CACHE") or Path.home() / ".cache" / "plmkit")
     root.mkdir(parents=True, exist_ok=True)
     return root
+
+
+def cache_subdir(name: str) -> Path:
+    """`cache_dir() / name`, created on first use (corpora, data, converted, ...)."""
+    path = cache_dir() / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+_TRUE = {"1", "on", "yes", "true"}
+_FALSE = {"0", "off", "no", "false"}
+
+
+def hub_offline() -> bool:
+    """Whether the hub may be contacted. plmkit is offline unless the user opts in with
+    HF_HUB_OFFLINE=0 (also for Python API users who never set it: the README promises that
+    nothing is downloaded). Read at call time; HF_DATASETS_OFFLINE / TRANSFORMERS_OFFLINE=1
+    count as offline too."""
+    value = os.environ.get("HF_HUB_OFFLINE", "").strip().lower()
+    if value in _TRUE:
+        return True
+    if any(
+        os.environ.get(name, "").strip().lower() in _TRUE
+        for name in ("HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
+    ):
+        return True
+    return value not in _FALSE
+
+
+def package_version(distribution: str, missing: str | None = None) -> str | None:
+    """The installed version of `distribution`, or `missing` when it is not installed."""
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return missing
+
+
+def weights_stamp(directory: str | Path) -> int:
+    """Newest modification time (ns) of the safetensors files in `directory`, 0 if none:
+    the part of a cache key that changes when a model directory is rewritten."""
+    files = Path(directory).glob("*.safetensors")
+    return max((f.stat().st_mtime_ns for f in files), default=0)
 
 
 def hf_cache_dir() -> Path:

@@ -74,7 +74,7 @@ WELL_KNOWN_HUB: dict[str, tuple[Kind, str]] = {
     "HuggingFaceTB/SmolLM2-135M-Instruct": ("decoder", "smollm2"),
 }
 
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
 
 
 def _looks_like_path(name: str) -> bool:
@@ -102,7 +102,7 @@ def resolve(name: str) -> ModelSpec:
                 "pass the directory that holds config.json and model.safetensors",
             )
         return ModelSpec(name=name, source="local", locator=str(path.resolve()))
-    if _looks_like_path(name) or not _HUB_ID.match(name):
+    if _looks_like_path(name) or not HUB_ID.match(name):
         raise ModelPathError(
             f"model path '{name}' does not exist",
             "check the path, or use an embedded alias: " + ", ".join(known_names()),

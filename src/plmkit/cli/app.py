@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
+from plmkit.cli import console
 from plmkit.errors import InvalidInputError, PlmError
 
 # plmkit works from local files; the hub is never contacted unless the user opts in with
@@ -418,73 +419,6 @@ def doctor_cmd(as_json: JsonOpt = False) -> None:
         typer.echo(f"note: {note}")
 
 
-def _print_training_event(event: dict) -> None:
-    """One stderr line per pre-training stage, logged step, checkpoint and summary."""
-    kind = event["event"]
-    if kind == "stage":
-        typer.echo(f"[{event['stage']}]", err=True)
-    elif kind in ("before", "after"):
-        shown = {k: event[k] for k in ("loss", "accuracy", "perplexity") if k in event}
-        typer.echo("  " + ", ".join(f"held-out {k} {v:.4g}" for k, v in shown.items()), err=True)
-    elif kind == "log":
-        typer.echo(
-            f"  step {event['step']}/{event['max_steps']}  loss {event['loss']:.4f}  "
-            f"lr {event['learning_rate'] or 0:.2e}  {event['samples_per_second']} blocks/s",
-            err=True,
-        )
-    elif kind == "save":
-        typer.echo(f"  checkpoint {event['checkpoint']}", err=True)
-    elif kind == "end":
-        typer.echo(
-            f"  trained {event['step']} steps, {event['tokens_per_second']} tokens/s", err=True
-        )
-
-
-def _print_pretrain_summary(objective: str, results: dict, out: Path) -> None:
-    before, after = results["before"], results["after"]
-    rows = [("held-out loss", before["loss"], after["loss"])]
-    if objective == "clm":
-        rows.append(("held-out perplexity", before["perplexity"], after["perplexity"]))
-    else:
-        rows.append(("masked-token accuracy", before["accuracy"], after["accuracy"]))
-        rows.append(
-            ("  on [MASK] tokens", before["mask_token_accuracy"], after["mask_token_accuracy"])
-        )
-        if "pseudo_perplexity" in after:
-            rows.append(
-                (
-                    "pseudo-perplexity",
-                    before["pseudo_perplexity"]["pseudo_perplexity"],
-                    after["pseudo_perplexity"]["pseudo_perplexity"],
-                )
-            )
-    typer.echo(f"{'':24} {'before':>10} {'after':>10}")
-    for name, first, last in rows:
-        typer.echo(f"{name:24} {first:>10.4g} {last:>10.4g}")
-    if objective == "mlm":
-        m = results["masking_during_training"]
-        typer.echo(
-            f"masking during training: {m['picked_fraction']:.1%} of tokens picked; of those "
-            f"{m['mask_fraction']:.1%} [MASK], {m['random_fraction']:.1%} random, "
-            f"{m['kept_fraction']:.1%} kept"
-        )
-    corpus, train = results["corpus"], results["training"]
-    typer.echo(
-        f"corpus: {corpus['train_documents']} documents -> {corpus['train_blocks']} blocks of "
-        f"{corpus['block_size']} (no padding); held out: {corpus['held_out_from']}"
-    )
-    typer.echo(
-        f"training: {train['steps']} steps, {train['tokens_per_second']} tokens/s, "
-        f"{results['dtype']}; {results['wall_seconds']} s in all"
-    )
-    for probe in results.get("probes", []):
-        if objective == "mlm":
-            typer.echo(f"fill-mask {probe['text']!r}: {', '.join(probe['top'])}")
-        else:
-            typer.echo(f"generate {probe['prompt']!r}: {probe['continuation']!r}")
-    typer.echo(f"saved to {out} (results in {out / 'plmkit.json'})")
-
-
 @command("pretrain")
 def pretrain_cmd(
     objective: Annotated[str, typer.Argument(help="mlm (BERT-style) or clm (GPT-style)")],
@@ -580,11 +514,11 @@ def pretrain_cmd(
         from plmkit.recipes.pretrain_mlm import pretrain_mlm as run
     else:
         from plmkit.recipes.pretrain_clm import pretrain_clm as run
-    result = run(config, on_event=None if as_json else _print_training_event)
+    result = run(config, on_event=None if as_json else console.pretrain_event)
     if as_json:
         echo_json(result.results)
         return
-    _print_pretrain_summary(objective, result.results, result.out)
+    console.pretrain_summary(objective, result.results, result.out)
 
 
 @command("compare")
@@ -609,7 +543,7 @@ def compare_cmd(
         if event["event"] == "arm":
             typer.echo(f"[{event['index']}/{event['of']}] fine-tuning {event['model']}", err=True)
         else:
-            _print_finetune_event(event)
+            console.finetune_event(event)
 
     options = {"recipe": recipe, "epochs": epochs, "max_steps": max_steps}
     result = compare_finetuning(
@@ -631,41 +565,6 @@ def compare_cmd(
     for arm in result.arms:
         typer.echo(f"{arm.model}: {arm.origin}")
     typer.echo(f"wrote {result.path}")
-
-
-def _print_finetune_event(event: dict) -> None:
-    """One stderr line per fine-tuning stage, logged step, evaluation and checkpoint."""
-    kind = event["event"]
-    if kind == "data":
-        sizes = ", ".join(f"{k} {event[k]}" for k in ("train", "validation", "test") if k in event)
-        typer.echo(f"data: {sizes}; labels {event['labels']}", err=True)
-    elif kind == "setup":
-        p = event["padding"]
-        typer.echo(
-            f"{event['model']}, recipe {event['recipe']}: {event['dtype']}; max_length "
-            f"{event['max_length']}; padding {p['padding_share']:.1%} of "
-            f"{p['padded_tokens']} tokens (padding all to {p['fixed_length']}: "
-            f"{p['fixed_length_padding_share']:.1%}; waste avoided {p['waste_avoided']:.1%})",
-            err=True,
-        )
-    elif kind == "log":
-        typer.echo(
-            f"  step {event['step']}/{event['max_steps']}  epoch {event['epoch']:.2f}  "
-            f"loss {event['loss']:.4f}  {event['samples_per_second']} samples/s",
-            err=True,
-        )
-    elif kind == "evaluate" and "accuracy" in event:
-        typer.echo(
-            f"  validation @ epoch {event['epoch']:.2f}: accuracy {event['accuracy']:.4f}  "
-            f"macro-F1 {event['macro_f1']:.4f}",
-            err=True,
-        )
-    elif kind == "end":
-        typer.echo(
-            f"  trained {event['step']} steps in {event['wall_seconds']} s: "
-            f"{event['samples_per_second']} samples/s",
-            err=True,
-        )
 
 
 @command("finetune")
@@ -741,7 +640,7 @@ def finetune_cmd(
         keep_checkpoints=keep_checkpoints,
         drop_empty=drop_empty,
     )
-    result = finetune(config, on_event=None if as_json else _print_finetune_event)
+    result = finetune(config, on_event=None if as_json else console.finetune_event)
     record = result.record
     if as_json:
         echo_json(
@@ -850,6 +749,3 @@ def predict_cmd(
 def main() -> None:
     app()
 
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,5 @@
+"""`python -m plmkit.cli`: the same as the `plm` script."""
+
+from plmkit.cli.app import main
+
+main()
