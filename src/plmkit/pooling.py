@@ -1,7 +1,7 @@
 """Sentence embeddings from token states: cls / mean / max pooling, optional L2-normalise.
 
-Composable like sentence-transformers' Pooling -> Normalize modules; the defaults of a
-sentence-transformers checkpoint (its 1_Pooling/config.json and modules.json) are read so
+The same two steps as sentence-transformers' Pooling -> Normalize modules; the defaults of
+a sentence-transformers checkpoint (its 1_Pooling/config.json and modules.json) are read so
 that `minilm` embeddings match `SentenceTransformer.encode`.
 """
 
@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
 from plmkit.errors import InvalidInputError
 
-Pooling = Literal["cls", "mean", "max"]
 POOLINGS = ("cls", "mean", "max")
 
 

@@ -1,10 +1,12 @@
 """`plm predict` and `plm evaluate`: a fine-tuned classifier on texts, files and datasets.
 
-preprocess (tokenize once, unpadded) -> _forward (length-sorted batches, padded per batch)
--> postprocess (softmax, labels; results back in input order). Evaluation streams: each batch
-updates a confusion matrix and is dropped, so memory stays flat in dataset size; Trainer's
-own predict is not used (in transformers 5.24 it returns length-grouped predictions out of
-dataset order).
+classify: preprocess (tokenize once, unpadded, cut at the model's limit) -> _forward
+(length-sorted padded batches through `batching.map_padded`, softmax per batch) ->
+postprocess (label and probabilities per text, in input order). `classify_file` reads and
+writes through `predictions`. evaluate runs the same preprocess, then streams: each
+batch (`batching.padded_batches`) updates a confusion matrix and is dropped, so memory
+stays flat in dataset size; Trainer's own predict is not used (in transformers 5.24 it
+returns length-grouped predictions out of dataset order).
 
 `forward` is any `(input_ids (B, T), attention_mask (B, T)) -> logits (B, K)` numpy function:
 `torch_forward(model)` for a model in memory (the training loop's evaluation), or an engine
@@ -13,8 +15,6 @@ from `plmkit.backends` when `backend` is not "torch".
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,30 +22,32 @@ from typing import Any
 
 import numpy as np
 
-from plmkit.batching import length_sorted_batches, restore_order
-from plmkit.errors import InvalidInputError
+from plmkit.batching import map_padded, padded_batches
 from plmkit.metrics import ConfusionMatrix
-from plmkit.progress import progress
+from plmkit.paths import RESULTS_FILE, read_json
+from plmkit.pipelines.predictions import (
+    Prediction,
+    check_predictions_path,
+    read_texts,
+    write_predictions,
+)
 from plmkit.validation import require_positive, require_texts
 
 Forward = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
-
-@dataclass
-class Prediction:
-    text: str
-    label: str
-    score: float
-    """probability of `label`."""
-    probabilities: dict[str, float]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "text": self.text,
-            "label": self.label,
-            "score": self.score,
-            "probabilities": self.probabilities,
-        }
+__all__ = [
+    "Forward",
+    "Prediction",
+    "classify",
+    "classify_file",
+    "evaluate",
+    "model_max_length",
+    "probability_batches",
+    "stream_confusion",
+    "tokenize_for_classifier",
+    "torch_forward",
+    "write_predictions",
+]
 
 
 def torch_forward(model: Any) -> Forward:
@@ -68,23 +70,10 @@ def torch_forward(model: Any) -> Forward:
     return forward
 
 
-def probability_batches(
-    forward: Forward,
-    tokenizer: Any,
-    ids: Sequence[Sequence[int]],
-    batch_size: int = 64,
-    show_progress: bool = False,
-) -> Iterator[tuple[list[int], np.ndarray]]:
-    """(input indices, (B, K) probabilities) per length-sorted batch of token-id lists."""
-    batches = list(length_sorted_batches([len(x) for x in ids], batch_size))
-    for batch in progress(batches, "classifying", enabled=show_progress):
-        padded = tokenizer.pad({"input_ids": [list(ids[i]) for i in batch]}, return_tensors="np")
-        logits = forward(
-            padded["input_ids"].astype(np.int64), padded["attention_mask"].astype(np.int64)
-        )
-        logits = logits - logits.max(axis=-1, keepdims=True)
-        probabilities = np.exp(logits)
-        yield batch, probabilities / probabilities.sum(axis=-1, keepdims=True)
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """(B, K) logits -> (B, K) probabilities (shifted by the row maximum: no overflow)."""
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
 def tokenize_for_classifier(tokenizer: Any, texts: Sequence[str], max_length: int) -> list:
@@ -97,6 +86,19 @@ def model_max_length(tokenizer: Any, config: Any) -> int:
     if getattr(config, "model_type", "") in {"roberta", "xlm-roberta", "camembert", "mpnet"}:
         limit -= 2  # these reserve two positions for the padding offset
     return int(min(tokenizer.model_max_length or limit, limit))
+
+
+def probability_batches(
+    forward: Forward,
+    tokenizer: Any,
+    ids: Sequence[Sequence[int]],
+    batch_size: int = 64,
+    show_progress: bool = False,
+) -> Iterator[tuple[list[int], np.ndarray]]:
+    """(input indices, (B, K) probabilities) per length-sorted batch of token-id lists."""
+    batches = padded_batches(tokenizer, ids, batch_size, show_progress, "classifying")
+    for batch, input_ids, attention_mask in batches:
+        yield batch, softmax(forward(input_ids, attention_mask))
 
 
 def stream_confusion(
@@ -156,28 +158,42 @@ def classify(
     texts = require_texts(texts)
     require_positive(batch_size, "batch_size")
     clf = _load(model, backend)
-    ids = tokenize_for_classifier(clf.tokenizer, texts, clf.max_length)
-    results = []
-    for batch, probabilities in probability_batches(
-        clf.forward, clf.tokenizer, ids, batch_size, show_progress
-    ):
-        for row, index in enumerate(batch):
-            p = probabilities[row]
-            best = int(p.argmax())
-            results.append(
-                (
-                    index,
-                    Prediction(
-                        text=texts[index],
-                        label=clf.label_names[best],
-                        score=round(float(p[best]), 6),
-                        probabilities={
-                            n: round(float(v), 6) for n, v in zip(clf.label_names, p, strict=True)
-                        },
-                    ),
-                )
+    ids = preprocess(texts, clf)
+    probabilities = _forward(clf, ids, batch_size, show_progress)
+    return postprocess(texts, probabilities, clf.label_names)
+
+
+def preprocess(texts: Sequence[str], clf: _Classifier) -> list[list[int]]:
+    """Token ids per text, unpadded (so batches can be sorted by length)."""
+    return tokenize_for_classifier(clf.tokenizer, texts, clf.max_length)
+
+
+def _forward(
+    clf: _Classifier, ids: list[list[int]], batch_size: int, show_progress: bool
+) -> list[np.ndarray]:
+    """(K,) class probabilities per text, in input order."""
+
+    def forward(batch: list[int], input_ids: np.ndarray, attention_mask: np.ndarray):
+        return softmax(clf.forward(input_ids, attention_mask))  # (B, K)
+
+    return map_padded(clf.tokenizer, ids, batch_size, forward, show_progress, "classifying")
+
+
+def postprocess(
+    texts: Sequence[str], probabilities: Sequence[np.ndarray], label_names: list[str]
+) -> list[Prediction]:
+    predictions = []
+    for text, p in zip(texts, probabilities, strict=True):
+        best = int(p.argmax())
+        predictions.append(
+            Prediction(
+                text=text,
+                label=label_names[best],
+                score=round(float(p[best]), 6),
+                probabilities={n: round(float(v), 6) for n, v in zip(label_names, p, strict=True)},
             )
-    return restore_order(results)
+        )
+    return predictions
 
 
 def classify_file(
@@ -193,38 +209,13 @@ def classify_file(
     """Classify the `text_column` of a CSV / TSV / JSONL / parquet file (or a .txt, a text a
     line); write `out` (.csv, .tsv or .jsonl) with label, score and p_<label> columns, one row
     per input row, in order (an empty text is an error naming its line, not a dropped row)."""
-    from plmkit.data import load_split, load_texts
-
-    out = Path(out)
-    if out.suffix.lower() not in {".csv", ".tsv", ".jsonl"}:
-        raise InvalidInputError(
-            f"cannot write predictions to '{out.name}'",
-            "use an --out path ending in .csv, .tsv or .jsonl",
-        )
-    if Path(path).suffix.lower() == ".txt":
-        texts = load_texts(str(path), documents="lines")
-    else:
-        texts = load_split(str(path), "all", text_column=text_column, label_column=None).texts
+    out = check_predictions_path(out)
+    texts = read_texts(path, text_column)
     predictions = classify(
         texts, model, batch_size=batch_size, backend=backend, show_progress=show_progress
     )
     write_predictions(predictions, out)
     return predictions
-
-
-def write_predictions(predictions: Sequence[Prediction], out: Path) -> Path:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    names = list(predictions[0].probabilities) if predictions else []
-    with out.open("w", encoding="utf-8", newline="") as handle:
-        if out.suffix.lower() == ".jsonl":
-            for p in predictions:
-                handle.write(json.dumps(p.to_dict(), ensure_ascii=False) + "\n")
-            return out
-        writer = csv.writer(handle, delimiter="\t" if out.suffix.lower() == ".tsv" else ",")
-        writer.writerow(["text", "label", "score", *(f"p_{n}" for n in names)])
-        for p in predictions:
-            writer.writerow([p.text, p.label, p.score, *(p.probabilities[n] for n in names)])
-    return out
 
 
 def evaluate(
@@ -266,11 +257,10 @@ def evaluate(
         validation_size=trained.get("validation_size", 0.1),
         label_names=clf.label_names,
     )
-    ids = tokenize_for_classifier(clf.tokenizer, dataset.texts, clf.max_length)
     matrix = stream_confusion(
         clf.forward,
         clf.tokenizer,
-        ids,
+        preprocess(dataset.texts, clf),
         dataset.labels or [],
         len(clf.label_names),
         batch_size,
@@ -285,10 +275,5 @@ def evaluate(
 def _training_data(model: str) -> dict[str, Any]:
     """The `data` block of the model's plmkit.json (source, columns, seed, split sizes)."""
     from plmkit import loading
-    from plmkit.training import RESULTS_FILE
 
-    path = loading.model_dir(model) / RESULTS_FILE
-    try:
-        return json.loads(path.read_text()).get("data", {})
-    except (OSError, ValueError):
-        return {}
+    return read_json(loading.model_dir(model) / RESULTS_FILE).get("data", {})

@@ -1,7 +1,9 @@
 """`plm encode`: token states and pooled sentence embeddings.
 
-Inputs are sorted by length and batched, then returned in input order. The forward pass
-runs on a backend from `plmkit.backends` (`auto`: the fastest one that agrees with fp32).
+preprocess (tokenize once, unpadded, cut at the model's limit) -> _forward (length-sorted
+padded batches through `batching.map_padded` on a backend from `plmkit.backends`, pooled in
+the batch) -> postprocess (an `EncodeResult`, in input order). `backend="auto"` picks the
+fastest backend that agrees with fp32.
 """
 
 from __future__ import annotations
@@ -10,14 +12,14 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from plmkit import backends, loading
-from plmkit.batching import length_sorted_batches, restore_order
+from plmkit.batching import map_padded
 from plmkit.errors import InvalidInputError
 from plmkit.pooling import POOLINGS, default_pooling, pool
-from plmkit.progress import progress
 from plmkit.validation import require_positive, require_texts
 
 
@@ -32,6 +34,16 @@ class EncodeResult:
     normalized: bool
     token_states: list[np.ndarray] | None = field(default=None, repr=False)
     """per text, (T, H) token states, when asked for."""
+
+
+@dataclass
+class _Encoded:
+    """One text's forward output."""
+
+    embedding: np.ndarray
+    """(H,)"""
+    token_states: np.ndarray | None
+    """(T, H) without padding, when asked for."""
 
 
 def encode(
@@ -64,30 +76,61 @@ def encode(
     max_length = min(
         max_length or tokenizer.model_max_length, encoder.config.max_position_embeddings
     )
+    ids = preprocess(texts, tokenizer, max_length)
+    encoded = _forward(
+        encoder, tokenizer, ids, batch_size, pooling, normalize, return_token_states, show_progress
+    )
+    return postprocess(
+        encoded, ids, tokenizer, encoder.config.hidden_size, pooling, normalize, return_token_states
+    )
 
-    # preprocess: tokenize once, without padding, to sort by length
-    ids = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
-    results: list[tuple[int, tuple]] = []
-    batches = list(length_sorted_batches([len(x) for x in ids], batch_size))
-    for batch in progress(batches, "encoding", enabled=show_progress):
-        padded = tokenizer.pad({"input_ids": [ids[i] for i in batch]}, return_tensors="np")
-        # _forward
-        states = encoder.forward(padded["input_ids"], padded["attention_mask"])  # float32
-        pooled = pool(states, padded["attention_mask"], pooling, normalize)  # (B, H)
-        # postprocess
-        for row, index in enumerate(batch):
-            length = len(ids[index])
-            token_states = states[row, :length].copy() if return_token_states else None
-            results.append((index, (pooled[row], length, token_states)))
-    ordered = restore_order(results)
-    hidden = encoder.config.hidden_size
+
+def preprocess(texts: list[str], tokenizer: Any, max_length: int) -> list[list[int]]:
+    """Token ids per text, unpadded (so batches can be sorted by length)."""
+    return tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
+
+
+def _forward(
+    encoder: backends.EncoderBackend,
+    tokenizer: Any,
+    ids: list[list[int]],
+    batch_size: int,
+    pooling: str,
+    normalize: bool,
+    keep_token_states: bool,
+    show_progress: bool,
+) -> list[_Encoded]:
+    """Pooled embedding (and token states) per text, in input order."""
+
+    def forward(batch: list[int], input_ids: np.ndarray, attention_mask: np.ndarray) -> list:
+        states = encoder.forward(input_ids, attention_mask)  # (B, T, H) float32
+        pooled = pool(states, attention_mask, pooling, normalize)  # (B, H)
+        return [
+            _Encoded(
+                pooled[row], states[row, : len(ids[index])].copy() if keep_token_states else None
+            )
+            for row, index in enumerate(batch)
+        ]
+
+    return map_padded(tokenizer, ids, batch_size, forward, show_progress, "encoding")
+
+
+def postprocess(
+    encoded: list[_Encoded],
+    ids: list[list[int]],
+    tokenizer: Any,
+    hidden_size: int,
+    pooling: str,
+    normalize: bool,
+    keep_token_states: bool,
+) -> EncodeResult:
     return EncodeResult(
-        embeddings=np.stack([r[0] for r in ordered]),
-        shapes=[(1, r[1], hidden) for r in ordered],
+        embeddings=np.stack([e.embedding for e in encoded]),
+        shapes=[(1, len(x), hidden_size) for x in ids],
         tokens=[tokenizer.convert_ids_to_tokens(x) for x in ids],
         pooling=pooling,
         normalized=normalize,
-        token_states=[r[2] for r in ordered] if return_token_states else None,
+        token_states=[e.token_states for e in encoded] if keep_token_states else None,
     )
 
 

@@ -1,8 +1,10 @@
 """`plm generate`: greedy, sampling and beam search, stop strings, chat templates, streaming.
 
-Thin over `model.generate`: we prepare inputs (chat template, attention mask, pad = eos
-for GPT-2-style models so no warnings fire), pass only the flags the chosen strategy
-uses, stream decoded text through a callback, and cut the output at a stop string.
+preprocess (chat template, prompt ids, only the flags the chosen strategy uses) -> _forward
+(HF `model.generate` on torch backends, with an attention mask and pad = eos for GPT-2-style
+models so no warnings fire; the engine's own token stream otherwise; decoded text streamed
+through a callback) -> postprocess (the completion, cut at a stop string, and why it ended).
+`prompt_ids` is also what the generation benchmark feeds its engines.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from plmkit import backends, loading
 from plmkit.config import GenerateConfig
@@ -40,7 +42,7 @@ class GenerateResult:
         return self.new_tokens / self.seconds if self.seconds > 0 else 0.0
 
 
-def build_prompt(prompt: str | list[dict], tokenizer, config: GenerateConfig) -> str:
+def build_prompt(prompt: str | list[dict], tokenizer: Any, config: GenerateConfig) -> str:
     """The text the model sees: the raw prompt, or the chat template applied to it.
 
     `prompt` may also be a list of chat messages ({"role", "content"}), as the server's
@@ -57,6 +59,14 @@ def build_prompt(prompt: str | list[dict], tokenizer, config: GenerateConfig) ->
     if config.system:
         messages.insert(0, {"role": "system", "content": config.system})
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+
+def prompt_ids(prompt: str | list[dict], tokenizer: Any, config: GenerateConfig) -> list[int]:
+    """The token ids the model sees. A chat template writes its own special tokens, so
+    none are added to a templated prompt."""
+    text = build_prompt(prompt, tokenizer, config)
+    chat = config.chat or not isinstance(prompt, str)
+    return tokenizer(text, add_special_tokens=not chat)["input_ids"]
 
 
 def _generation_kwargs(config: GenerateConfig, prompt_tokens: int) -> dict:
@@ -200,48 +210,69 @@ def generate(
         )
     tokenizer = loading.cached("tokenizer", model)
     engine = _engine(model, backend, config)
-    lm = getattr(engine, "model", None)  # torch backends run HF generate (beam, stop strings)
-    # preprocess
-    text = build_prompt(prompt, tokenizer, config)
-    prompt_ids = tokenizer(text, add_special_tokens=not config.chat)["input_ids"]
-    prompt_tokens = len(prompt_ids)
-    kwargs = _generation_kwargs(config, prompt_tokens)
-    if config.stop:
-        kwargs.update(stop_strings=config.stop, tokenizer=tokenizer)
+    ids, kwargs = preprocess(prompt, tokenizer, config)
     streamer = _CallbackStreamer(tokenizer, on_text or (lambda _: None), config.stop)
-    # _forward
     start = time.perf_counter()
-    if lm is not None:  # torch is imported only here: llama.cpp / CTranslate2 start faster
-        import torch
-
-        if config.seed is not None:
-            torch.manual_seed(config.seed)
-        with torch.inference_mode():
-            output = lm.generate(
-                input_ids=torch.tensor([prompt_ids]),
-                attention_mask=torch.ones(1, prompt_tokens, dtype=torch.long),
-                **kwargs,
-                pad_token_id=lm.generation_config.pad_token_id,
-                streamer=streamer if config.strategy != "beam" else None,
-            )
-        new_ids = output[0, prompt_tokens:].tolist()
-    else:
-        limit = kwargs.get("max_new_tokens") or kwargs["max_length"] - prompt_tokens
-        new_ids = _stream(engine, prompt_ids, limit, config, streamer)
+    new_ids = _forward(engine, ids, kwargs, config, streamer)
     seconds = time.perf_counter() - start
-    # postprocess
-    completion = tokenizer.decode(new_ids, skip_special_tokens=True)
-    completion, stopped = _cut_at_stop(completion, config.stop)
-    stopped = stopped or bool(new_ids and new_ids[-1] in engine.eos_token_ids)
+    text, finish_reason = postprocess(new_ids, tokenizer, config.stop, engine.eos_token_ids)
     if on_text is not None:
         streamer.end()
     first = streamer.first_token_at
     return GenerateResult(
         prompt=prompt,
-        text=completion,
-        prompt_tokens=prompt_tokens,
+        text=text,
+        prompt_tokens=len(ids),
         new_tokens=len(new_ids),
-        finish_reason="stop" if stopped else "length",
+        finish_reason=finish_reason,
         seconds=seconds,
         first_token_seconds=(first - start) if first else None,
     )
+
+
+def preprocess(
+    prompt: str | list[dict], tokenizer: Any, config: GenerateConfig
+) -> tuple[list[int], dict]:
+    """The prompt's ids and the HF `generate` keyword arguments for `config`."""
+    ids = prompt_ids(prompt, tokenizer, config)
+    kwargs = _generation_kwargs(config, len(ids))
+    if config.stop:
+        kwargs.update(stop_strings=config.stop, tokenizer=tokenizer)
+    return ids, kwargs
+
+
+def _forward(
+    engine: backends.CausalLMBackend,
+    prompt_ids: list[int],
+    kwargs: dict,
+    config: GenerateConfig,
+    streamer: _CallbackStreamer,
+) -> list[int]:
+    """The new token ids (prompt excluded)."""
+    lm = getattr(engine, "model", None)  # torch backends run HF generate (beam, stop strings)
+    if lm is None:
+        limit = kwargs.get("max_new_tokens") or kwargs["max_length"] - len(prompt_ids)
+        return _stream(engine, prompt_ids, limit, config, streamer)
+    import torch  # only here: llama.cpp / CTranslate2 start faster without it
+
+    if config.seed is not None:
+        torch.manual_seed(config.seed)
+    with torch.inference_mode():
+        output = lm.generate(
+            input_ids=torch.tensor([prompt_ids]),
+            attention_mask=torch.ones(1, len(prompt_ids), dtype=torch.long),
+            **kwargs,
+            pad_token_id=lm.generation_config.pad_token_id,
+            streamer=streamer if config.strategy != "beam" else None,
+        )  # (1, P + N)
+    return output[0, len(prompt_ids) :].tolist()
+
+
+def postprocess(
+    new_ids: list[int], tokenizer: Any, stops: list[str], eos_token_ids: frozenset[int]
+) -> tuple[str, str]:
+    """(completion cut at a stop string, finish reason: 'stop' or 'length')."""
+    completion = tokenizer.decode(new_ids, skip_special_tokens=True)
+    completion, stopped = _cut_at_stop(completion, stops)
+    stopped = stopped or bool(new_ids and new_ids[-1] in eos_token_ids)
+    return completion, "stop" if stopped else "length"

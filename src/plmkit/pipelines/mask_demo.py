@@ -1,12 +1,15 @@
 """`plm mask-demo`: BERT's pre-training corruption shown on real text.
 
 One seeded draw shows which tokens were picked and what each became; the same text masked
-many times over shows that the split really is ~15% picked, 80/10/10 of those.
+many times over shows that the split really is ~15% picked, 80/10/10 of those. No model
+runs: preprocess (tokenize once) -> _forward (the masking draws) -> postprocess (their
+statistics).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -37,11 +40,29 @@ def mask_demo(
     require_range(mlm_probability, "mlm_probability", 1e-6, 1.0)
     require_positive(repeats, "repeats")
     tokenizer = loading.cached("tokenizer", model)
-    tokens = _mask_once(
+    encoding = preprocess(text, tokenizer)
+    shown, many = _forward(text, encoding, tokenizer, seed, mlm_probability, whole_word, repeats)
+    return postprocess(shown, many, repeats)
+
+
+def preprocess(text: str, tokenizer: Any) -> Any:
+    """The text's ids (1, T) and special-tokens mask (1, T), as tensors."""
+    return tokenizer(text, truncation=True, return_special_tokens_mask=True, return_tensors="pt")
+
+
+def _forward(
+    text: str,
+    encoding: Any,
+    tokenizer: Any,
+    seed: int,
+    mlm_probability: float,
+    whole_word: bool,
+    repeats: int,
+) -> tuple[list[MaskedToken], Any]:
+    """One seeded draw, token by token, and the masked batch of `repeats` draws of the
+    same ids (R, T)."""
+    shown = _mask_once(
         text, tokenizer, seed=seed, mlm_probability=mlm_probability, whole_word=whole_word
-    )
-    encoding = tokenizer(
-        text, truncation=True, return_special_tokens_mask=True, return_tensors="pt"
     )
     many = mask_tokens(
         encoding["input_ids"].expand(repeats, -1),  # (R, T)
@@ -52,4 +73,8 @@ def mask_demo(
         generator=torch.Generator().manual_seed(seed),
         exclude_ids=tokenizer.all_special_ids,
     )
-    return MaskDemoResult(tokens=tokens, measured=masking_stats(many), repeats=repeats)
+    return shown, many
+
+
+def postprocess(shown: list[MaskedToken], many: Any, repeats: int) -> MaskDemoResult:
+    return MaskDemoResult(tokens=shown, measured=masking_stats(many), repeats=repeats)

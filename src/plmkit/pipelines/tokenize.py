@@ -1,8 +1,13 @@
-"""`plm tokenize`: tokens, ids, special tokens and attention mask for one text."""
+"""`plm tokenize`: tokens, ids, special tokens and attention mask for one text.
+
+The tokenizer is the whole model here: preprocess (check the text) -> _forward (run the
+tokenizer) -> postprocess (tokens, ids, special tokens and where they sit).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from plmkit import loading
 from plmkit.validation import require_texts
@@ -24,9 +29,23 @@ class TokenizeResult:
 
 
 def tokenize(text: str, model: str = "minilm") -> TokenizeResult:
-    (text,) = require_texts(text)
+    text = preprocess(text)
     tokenizer = loading.cached("tokenizer", model)
-    encoding = tokenizer(text, return_special_tokens_mask=True)
+    return postprocess(text, _forward(text, tokenizer), tokenizer)
+
+
+def preprocess(text: str) -> str:
+    """The one text, checked non-empty."""
+    (text,) = require_texts(text)
+    return text
+
+
+def _forward(text: str, tokenizer: Any) -> Any:
+    """The tokenizer's encoding, with the special-tokens mask."""
+    return tokenizer(text, return_special_tokens_mask=True)
+
+
+def postprocess(text: str, encoding: Any, tokenizer: Any) -> TokenizeResult:
     ids = list(encoding["input_ids"])
     return TokenizeResult(
         text=text,
