@@ -21,7 +21,7 @@ def require_texts(texts: str | Sequence[str], what: str = "text") -> list[str]:
 
 def require_positive(value: int | float | None, name: str) -> None:
     if value is not None and value <= 0:
-        raise InvalidInputError(f"{name} must be > 0, got {value}", f"pass {name} of 1 or more")
+        raise InvalidInputError(f"{name} must be > 0, got {value}", f"pass {name} above 0")
 
 
 def require_range(value: float | None, name: str, low: float, high: float) -> None:

@@ -1,0 +1,206 @@
+"""Inference commands: tokenize, mask-demo, encode (step 1); fill-mask, generate (step 2)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from plmkit.cli.base import ENCODE, GENERATE, JsonOpt, ModelOpt, command, echo_json
+from plmkit.cli.options import Flag, config_options
+from plmkit.config import GenerateConfig
+
+ENCODER_BACKENDS = "auto, torch-fp32, torch-bf16, torch-int8, onnx-fp32, onnx-int8"
+DECODER_BACKENDS = "auto, torch-fp32, torch-bf16, ct2-int8, llama-cpp, llama-cpp-q8, llama-cpp-bf16"
+
+
+@command("tokenize", ENCODE)
+def tokenize_cmd(text: str, model: ModelOpt = "minilm", as_json: JsonOpt = False) -> None:
+    """Show tokens, ids, special tokens and the attention mask of TEXT."""
+    from plmkit.pipelines.tokenize import tokenize
+
+    result = tokenize(text, model)
+    if as_json:
+        echo_json(result.to_dict())
+        return
+    typer.echo(f"tokens:         {result.tokens}")
+    typer.echo(f"input_ids:      {result.input_ids}")
+    typer.echo(f"attention_mask: {result.attention_mask}")
+    special = ", ".join(f"{result.tokens[i]}@{i}" for i in result.special_positions)
+    typer.echo(f"special tokens: {special or 'none'}  ({result.special_tokens})")
+
+
+@command("mask-demo", ENCODE)
+def mask_demo_cmd(
+    text: str,
+    model: ModelOpt = "minilm",
+    seed: int = 0,
+    mlm_probability: float = 0.15,
+    whole_word: Annotated[bool, typer.Option(help="mask whole words")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show BERT's MLM corruption on TEXT: 15% picked; 80% [MASK], 10% random, 10% kept."""
+    from plmkit.pipelines.mask_demo import mask_demo
+
+    result = mask_demo(
+        text, model, seed=seed, mlm_probability=mlm_probability, whole_word=whole_word
+    )
+    if as_json:
+        echo_json({"tokens": [t.__dict__ for t in result.tokens], "measured": result.measured})
+        return
+    typer.echo(f"{'pos':>4}  {'token':15} {'picked':8} becomes")
+    for t in result.tokens:
+        shown = t.shown if t.action != "-" else ""
+        typer.echo(f"{t.position:>4}  {t.token:15} {t.action:8} {shown}")
+    m = result.measured
+    typer.echo(
+        f"over {result.repeats} draws of this text: {m['picked_fraction']:.1%} picked; of those "
+        f"{m['mask_fraction']:.1%} [MASK], {m['random_fraction']:.1%} random, "
+        f"{m['kept_fraction']:.1%} kept"
+    )
+
+
+@command("encode", ENCODE)
+def encode_cmd(
+    texts: Annotated[list[str] | None, typer.Argument(help="texts to encode")] = None,
+    file: Annotated[Path | None, typer.Option(help=".txt (a text a line) or .jsonl")] = None,
+    model: ModelOpt = "minilm",
+    pooling: Annotated[str | None, typer.Option(help="cls, mean or max")] = None,
+    normalize: Annotated[
+        bool | None, typer.Option("--normalize/--no-normalize", help="L2-normalise")
+    ] = None,
+    batch_size: int = 32,
+    out: Annotated[Path | None, typer.Option(help="write embeddings to .npy or .jsonl")] = None,
+    as_json: JsonOpt = False,
+    backend: Annotated[str, typer.Option(help=ENCODER_BACKENDS)] = "auto",
+) -> None:
+    """Token states and pooled sentence embeddings (shapes shown)."""
+    from plmkit.inputs import gather_texts
+    from plmkit.pipelines.encode import encode, save_embeddings
+
+    items = gather_texts(texts, file)
+    result = encode(
+        items,
+        model,
+        pooling=pooling,
+        normalize=normalize,
+        batch_size=batch_size,
+        show_progress=len(items) > 256,
+        backend=backend,
+    )
+    if out is not None:
+        save_embeddings(result, items, out)
+    if as_json:
+        rows = [
+            {"text": text, "shape": list(shape)}
+            | ({} if out is not None else {"embedding": vector.tolist()})
+            for text, shape, vector in zip(items, result.shapes, result.embeddings, strict=True)
+        ]
+        echo_json(
+            {
+                "pooling": result.pooling,
+                "normalized": result.normalized,
+                "dimensions": int(result.embeddings.shape[1]),
+                "items": rows,
+            }
+            | ({"out": str(out)} if out is not None else {})
+        )
+        return
+    for text, shape, tokens, vector in list(
+        zip(items, result.shapes, result.tokens, result.embeddings, strict=True)
+    )[:5]:
+        typer.echo(f"text: {text!r}")
+        typer.echo(f"  tokens: {tokens}")
+        typer.echo(f"  last_hidden_state shape: {list(shape)}")
+        head = ", ".join(f"{v:+.4f}" for v in vector[:6])
+        typer.echo(
+            f"  {result.pooling}-pooled embedding ({vector.shape[0]} dims"
+            f"{', L2-normalised' if result.normalized else ''}): [{head}, ...]"
+        )
+    if len(items) > 5:
+        typer.echo(f"... {len(items) - 5} more; embeddings {list(result.embeddings.shape)}")
+    if out is not None:
+        typer.echo(f"wrote {list(result.embeddings.shape)} embeddings to {out}")
+
+
+def _model_and_text(args: list[str], model: str | None) -> tuple[str, str]:
+    """`fill-mask [MODEL] TEXT`: the model may come first, as in `plm fill-mask runs/mlm T`."""
+    from plmkit.errors import InvalidInputError
+
+    if len(args) > 2 or (len(args) == 2 and model is not None):
+        raise InvalidInputError(
+            f"fill-mask takes one text, got {len(args)} arguments",
+            'quote the text: plm fill-mask runs/mlm "this movie was [MASK] ."',
+        )
+    return (args[0] if len(args) == 2 else model or "minilm"), args[-1]
+
+
+@command("fill-mask", GENERATE)
+def fill_mask_cmd(
+    args: Annotated[
+        list[str],
+        typer.Argument(metavar="[MODEL] TEXT", help="text with [MASK], the model may come first"),
+    ],
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="alias, hub id or directory (minilm)")
+    ] = None,
+    top_k: int = 5,
+    as_json: JsonOpt = False,
+) -> None:
+    """Rank tokens for each [MASK] in TEXT (encoders with an MLM head):
+    `plm fill-mask runs/mlm "this movie was [MASK] ."` or `plm fill-mask TEXT --model M`."""
+    from plmkit.pipelines.fill_mask import fill_mask
+
+    model, text = _model_and_text(args, model)
+    results = fill_mask(text, model, top_k)
+    if as_json:
+        echo_json([[c.__dict__ for c in candidates] for candidates in results])
+        return
+    for number, candidates in enumerate(results, 1):
+        if len(results) > 1:
+            typer.echo(f"mask {number}:")
+        for c in candidates:
+            typer.echo(f"  {c.score:6.3f}  {c.token:15} {c.sequence}")
+
+
+@command("generate", GENERATE)
+@config_options(GenerateConfig, flags={"stop": Flag(("--stop",))})
+def generate_cmd(
+    prompt: str,
+    model: Annotated[str, typer.Option("--model", "-m", help="alias, hub id or directory")] = (
+        "smollm2"
+    ),
+    stream: Annotated[bool, typer.Option(help="print tokens as they come")] = True,
+    as_json: JsonOpt = False,
+    backend: Annotated[str, typer.Option(help=DECODER_BACKENDS)] = "auto",
+    *,
+    config: GenerateConfig,
+) -> None:
+    """Continue PROMPT with a decoder (greedy, sampling, beam; streaming; chat)."""
+    from plmkit.pipelines.generate import generate
+
+    streaming = stream and not as_json and config.strategy != "beam"
+    pending_prompt = [] if config.chat else [prompt]  # echoed with the first streamed text
+
+    def show(text: str) -> None:
+        sys.stdout.write("".join(pending_prompt) + text)
+        sys.stdout.flush()
+        pending_prompt.clear()
+
+    result = generate(prompt, model, config, on_text=show if streaming else None, backend=backend)
+    if as_json:
+        echo_json({**result.__dict__, "tokens_per_second": result.tokens_per_second})
+        return
+    if not streaming:
+        typer.echo(result.text if config.chat else prompt + result.text)
+    else:
+        typer.echo()
+    ttft = f", first token {result.first_token_seconds:.2f} s" if result.first_token_seconds else ""
+    tokens = "token" if result.new_tokens == 1 else "tokens"
+    typer.echo(
+        f"[{result.new_tokens} {tokens} in {result.seconds:.2f} s, "
+        f"{result.tokens_per_second:.1f} tok/s{ttft}; finish: {result.finish_reason}]",
+        err=True,
+    )
