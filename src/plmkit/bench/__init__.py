@@ -1,11 +1,11 @@
 """`plm bench`: the plain Hugging Face baselines and plmkit's backends, same inputs, same run.
 
     report = run_bench(["encode"], BenchOptions(quick=True))
-    print(format_report(report))
+    print(format_bench_report(report))
 
 Scenarios are looked up by name in `SCENARIOS` ("module:function" strings, imported only
-when run), so another module can add one without touching this file:
-`SCENARIOS["train"] = "plmkit.recipes.bench_train:scenario"`; the function takes
+when run: one module per scenario), so another module can add one without touching this
+file: `SCENARIOS["mine"] = "mypackage.bench_mine:scenario"`; the function takes
 `BenchOptions` and returns a list of `Row`.
 """
 
@@ -17,29 +17,24 @@ import time
 from collections.abc import Callable
 
 from plmkit.bench.measure import Row
-from plmkit.bench.scenarios import BenchOptions
+from plmkit.bench.options import BenchOptions
 from plmkit.errors import InvalidInputError
 
-__all__ = ["SCENARIOS", "BenchOptions", "Row", "format_report", "run_bench"]
+__all__ = ["SCENARIOS", "BenchOptions", "Row", "format_bench_report", "run_bench"]
 
 SCENARIOS: dict[str, str] = {
-    "encode": "plmkit.bench.scenarios:encode",
-    "classify": "plmkit.bench.scenarios:classify",
-    "generate": "plmkit.bench.scenarios:generate",
+    "encode": "plmkit.bench.encode:scenario",
+    "classify": "plmkit.bench.classify:scenario",
+    "generate": "plmkit.bench.generate:scenario",
     "train": "plmkit.bench.train:scenario",
     "pretrain": "plmkit.bench.pretrain:scenario",
-    "coldstart": "plmkit.bench.scenarios:coldstart",
+    "coldstart": "plmkit.bench.coldstart:scenario",
 }
 
 
-def _scenario(name: str) -> Callable[[BenchOptions], list[Row]] | None:
+def _scenario(name: str) -> Callable[[BenchOptions], list[Row]]:
     module, _, function = SCENARIOS[name].partition(":")
-    try:
-        return getattr(importlib.import_module(module), function)
-    except ModuleNotFoundError as error:
-        if error.name == module:  # the scenario's module is not written yet
-            return None
-        raise
+    return getattr(importlib.import_module(module), function)
 
 
 def expand(names: list[str]) -> list[str]:
@@ -79,13 +74,10 @@ def run_bench(
         "limits": options.limits,
         "options": {k: v for k, v in vars(options).items() if k != "limits"},
         "scenarios": {},
-        "skipped": {},
+        "skipped": {},  # scenario -> why it did not run (kept: the results' format)
     }
     for name in wanted:
         function = _scenario(name)
-        if function is None:
-            report["skipped"][name] = f"no scenario module yet ({SCENARIOS[name]})"
-            continue
         say(f"running {name}")
         began = time.perf_counter()
         rows = function(options)
@@ -107,7 +99,7 @@ def _cell(value, fmt: str) -> str:
     return "-" if value is None else format(value, fmt)
 
 
-def format_report(report: dict) -> str:
+def format_bench_report(report: dict) -> str:
     """The report as a plain-text table (the README shows one)."""
     hw, limits = report["hardware"], report["limits"]
     lines = [

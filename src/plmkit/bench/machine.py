@@ -9,9 +9,10 @@ an encoder does about 2 x parameters x tokens FLOPs, so texts/s <= FLOP/s / that
 
 from __future__ import annotations
 
-import importlib.metadata
 import platform
 import time
+
+from plmkit.paths import package_version
 
 DISTRIBUTIONS = (
     "plmkit",
@@ -26,13 +27,11 @@ DISTRIBUTIONS = (
 
 
 def versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for dist in DISTRIBUTIONS:
-        try:
-            out[dist] = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            out[dist] = "not installed"
-    return out
+    """Python and each of `DISTRIBUTIONS`: its version or "not installed"."""
+    return {
+        "python": platform.python_version(),
+        **{dist: package_version(dist, "not installed") for dist in DISTRIBUTIONS},
+    }
 
 
 def hardware() -> dict:

@@ -27,7 +27,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from plmkit.bench.measure import Row
-from plmkit.bench.scenarios import BenchOptions
+from plmkit.bench.options import BenchOptions
 from plmkit.config import FinetuneConfig
 
 ARMS: dict[str, dict[str, Any]] = {

@@ -82,10 +82,10 @@ def echo_json(data: Any) -> None:
 @command("models")
 def models_cmd(as_json: JsonOpt = False) -> None:
     """List the model aliases and well-known hub ids, and whether each works offline."""
-    from plmkit.doctor import _model_status
+    from plmkit.doctor import model_status
     from plmkit.registry import EMBEDDED
 
-    status = _model_status()
+    status = model_status()
     if as_json:
         echo_json(status)
         return
@@ -373,7 +373,7 @@ def bench_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Throughput, latency, TTFT and memory of the Hugging Face baselines and plmkit."""
-    from plmkit.bench import BenchOptions, format_report, run_bench
+    from plmkit.bench import BenchOptions, format_bench_report, run_bench
 
     options = BenchOptions(
         quick=quick,
@@ -387,7 +387,7 @@ def bench_cmd(
     if as_json:
         echo_json(report)
     else:
-        typer.echo(format_report(report))
+        typer.echo(format_bench_report(report))
 
 
 @command("doctor")

@@ -1,0 +1,212 @@
+"""`plm bench generate`: decoding, `model.generate` in fp32 (batch 1, greedy) against every
+installed decoder backend streaming the same prompt, then several prompts at once on the
+backends with real batching. Quality: each backend's perplexity on the fp32 text."""
+
+from __future__ import annotations
+
+import time
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from plmkit import backends, loading
+from plmkit.backends import Sampling, registry
+from plmkit.bench.harness import Engine, auto_choice, enter, race
+from plmkit.bench.limits import decoder_limit, decoder_parameters
+from plmkit.bench.measure import Row, percentiles
+from plmkit.bench.options import BenchOptions
+from plmkit.config import GenerateConfig
+from plmkit.errors import PlmError
+from plmkit.pipelines.generate import prompt_ids
+
+PROMPTS = (
+    "Write a short story about a robot who learns to paint.",
+    "Explain how a bicycle works to a ten-year-old.",
+    "Give me three tips for learning a new language.",
+    "Describe a sunset over the sea.",
+    "What should I pack for a weekend hiking trip?",
+    "Write a friendly email inviting colleagues to a picnic.",
+    "Summarise the plot of a detective novel you invent.",
+    "Why is the sky blue? Answer in a paragraph.",
+)
+
+
+def chat_ids(tokenizer, prompt: str) -> list[int]:
+    """Token ids of `prompt` in the model's chat template (the raw prompt if it has none)."""
+    chat = bool(getattr(tokenizer, "chat_template", None))
+    return prompt_ids(prompt, tokenizer, GenerateConfig(chat=chat))
+
+
+class _Clock:
+    """A transformers streamer that only notes when each piece arrives."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+
+    def put(self, value) -> None:
+        self.times.append(time.perf_counter())
+
+    def end(self) -> None:
+        pass
+
+
+def _hf_engine(options: BenchOptions, prompt: list[int]) -> Engine:
+    """HF fp32 generate, batch 1, greedy, exactly n_tokens new tokens."""
+    import torch
+
+    model = loading.load_causal_lm(options.decoder)
+    ids = torch.tensor([prompt])
+
+    def run() -> tuple[list[int], list[float], float]:
+        clock = _Clock()
+        start = time.perf_counter()
+        with torch.inference_mode():
+            out = model.generate(
+                ids,
+                max_new_tokens=options.n_tokens,
+                min_new_tokens=options.n_tokens,
+                do_sample=False,
+                streamer=clock,
+                pad_token_id=model.generation_config.pad_token_id,
+            )
+        return out[0, len(prompt) :].tolist(), clock.times[1:], start  # 1st put: the prompt
+
+    return Engine("transformers generate fp32 (batch 1, greedy)", run, baseline=True, handle=model)
+
+
+def _stream_engine(name: str, options: BenchOptions, prompt: list[int]) -> Engine:
+    backend = backends.load_causal_lm_backend(options.decoder, name)
+
+    def run() -> tuple[list[int], list[float], float]:
+        tokens, stamps = [], []
+        start = time.perf_counter()
+        for token in backend.stream(prompt, options.n_tokens, Sampling()):
+            tokens.append(token)
+            stamps.append(time.perf_counter())
+        return tokens, stamps, start
+
+    return Engine(f"plmkit generate --backend {name} (batch 1)", run, handle=backend)
+
+
+def _timing(engine: Engine) -> dict:
+    """TTFT and inter-token latency of the engine's last round."""
+    tokens, stamps, start = engine.output
+    p50, p95 = percentiles(list(np.diff(stamps)))
+    return {"ttft_ms": (stamps[0] - start) * 1000, "p50_ms": p50, "p95_ms": p95}
+
+
+def _reference_logprobs(model, prompt: list[int], text: list[int]) -> np.ndarray:
+    """fp32's log-probability of each token of `text` after the prompt."""
+    import torch
+
+    with torch.inference_mode():
+        logits = model(input_ids=torch.tensor([text])).logits[0, :-1].float()
+    picked = logits.log_softmax(-1).gather(1, torch.tensor(text[1:]).unsqueeze(1))
+    return picked.squeeze(1).numpy()[len(prompt) - 1 :]
+
+
+def scenario(options: BenchOptions) -> list[Row]:
+    import torch  # noqa: F401 - imported before the first engine's memory is measured
+
+    tokenizer = loading.cached("tokenizer", options.decoder)
+    prompt = chat_ids(tokenizer, PROMPTS[0])
+    parameters = decoder_parameters(loading.load_config(options.decoder))
+    auto = auto_choice("decoder", options.decoder)
+    auto_batch = auto_choice("decoder", options.decoder, batch=True)
+    engines: list[Engine] = []
+    hf = enter(engines, lambda: _hf_engine(options, prompt))
+    unavailable: list[Row] = []
+    for name in registry.installed("decoder"):
+        try:
+            enter(engines, lambda name=name: _stream_engine(name, options, prompt))
+        except PlmError as error:  # e.g. llama-cpp on a model without a GGUF
+            unavailable.append(
+                Row(
+                    "generate",
+                    f"plmkit --backend {name}",
+                    0.0,
+                    "-",
+                    note=f"not available: {error.message}",
+                )
+            )
+    race(engines, options.rounds)
+    reference_text = prompt + hf.output[0]
+    reference_logprobs = _reference_logprobs(hf.handle, prompt, reference_text)
+    singles: dict[str, float] = {}
+    batch_capable = []
+    rows: list[Row] = []
+    for engine in engines:
+        name = "fp32" if engine.baseline else engine.name.split()[3]
+        tokens = len(engine.output[0])
+        quality = "reference (fp32)"
+        if not engine.baseline:
+            logprobs = engine.handle.token_logprobs(reference_text)[len(prompt) - 1 :]
+            ratio = float(np.exp(reference_logprobs.mean() - logprobs.mean()))
+            quality = f"perplexity {ratio:.3f}x fp32's on its text"
+            singles[name] = tokens / engine.best_seconds
+            if type(engine.handle).generate_batch is not backends.CausalLMBackend.generate_batch:
+                batch_capable.append(name)
+        rows.append(
+            Row(
+                "generate",
+                engine.name,
+                tokens / engine.best_seconds,
+                "tokens/s",
+                baseline=engine.baseline,
+                peak_mem_mb=engine.memory_mb,
+                quality=quality,
+                vs="" if engine.baseline else hf.name,
+                limit=decoder_limit(options, name, options.decoder, parameters),
+                note="auto picks this" if name == auto else "",
+                **_timing(engine),
+            )
+        )
+    del hf, engines
+    rows += _concurrent(options, tokenizer, singles, batch_capable, auto_batch) + unavailable
+    backends.unload_all()
+    return rows
+
+
+def _concurrent(
+    options: BenchOptions,
+    tokenizer: Any,
+    singles: dict[str, float],
+    names: list[str],
+    auto_batch: str,
+) -> list[Row]:
+    """Several prompts at once on the engines with real batching."""
+    if not singles:
+        return []
+    prompts = [chat_ids(tokenizer, p) for p in (PROMPTS * 2)[: options.concurrent]]
+    # the fastest llama.cpp single stream (any GGUF type), else the fastest single stream
+    llama = [n for n in singles if n.startswith("llama-cpp")]
+    reference = max(llama or singles, key=singles.get)
+    engines: list[Engine] = []
+    for name in names:
+
+        def load(name: str = name) -> Engine:
+            backend = backends.load_causal_lm_backend(options.decoder, name)
+            run = partial(backend.generate_batch, prompts, options.n_tokens, Sampling())
+            return Engine(f"plmkit --backend {name}, {len(prompts)} prompts at once", run)
+
+        enter(engines, load)
+    race(engines, options.rounds)
+    rows = []
+    for engine in engines:
+        name = engine.name.split()[2].rstrip(",")
+        total = sum(len(o) for o in engine.output)
+        rows.append(
+            Row(
+                "generate",
+                engine.name,
+                total / engine.best_seconds,
+                "tokens/s",
+                peak_mem_mb=engine.memory_mb,
+                quality=f"{total} tokens in all",
+                ratio=total / engine.best_seconds / singles[reference],
+                vs=f"plmkit generate --backend {reference} (batch 1)",
+                note="auto picks this for batches" if name == auto_batch else "",
+            )
+        )
+    return rows

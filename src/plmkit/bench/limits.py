@@ -1,0 +1,61 @@
+"""Each row's ceiling: the machine's measured limits (`machine.limits`) in the row's unit.
+
+An encoder does about 2 x (non-embedding parameters) x tokens FLOPs per text, so
+texts/s <= FLOP/s at its dtype / that; decoding one token reads every weight once, so
+tokens/s <= memory bandwidth / weight bytes.
+"""
+
+from __future__ import annotations
+
+from plmkit import loading
+from plmkit.bench.options import BenchOptions
+
+
+def dtype_of(backend: str) -> str:
+    """The matmul dtype a backend name runs at: bf16, int8 or fp32."""
+    return "bf16" if "bf16" in backend else "int8" if "int8" in backend else "fp32"
+
+
+def encoder_flops_per_text(config, mean_tokens: float) -> float:
+    """2 x (non-embedding parameters) x tokens, plus attention scores: FLOPs per text."""
+    hidden, layers = config.hidden_size, config.num_hidden_layers
+    per_layer = 4 * hidden * hidden + 2 * hidden * config.intermediate_size
+    return 2 * layers * (per_layer * mean_tokens + 2 * hidden * mean_tokens**2)
+
+
+def encoder_limit(options: BenchOptions, backend: str, config, mean_tokens: float) -> float | None:
+    """texts/s at the measured matmul rate of the backend's dtype (None: not measured)."""
+    gflops = options.limits.get(f"matmul_{dtype_of(backend)}_gflops")
+    return gflops * 1e9 / encoder_flops_per_text(config, mean_tokens) if gflops else None
+
+
+def decoder_parameters(config) -> int:
+    """Parameters of a Llama/GPT-style decoder from its config (no weights loaded)."""
+    hidden, layers = config.hidden_size, config.num_hidden_layers
+    heads = config.num_attention_heads
+    kv = getattr(config, "num_key_value_heads", heads) or heads
+    head_dim = hidden // heads
+    attention = 2 * hidden * hidden + 2 * hidden * kv * head_dim
+    mlp = 3 * hidden * getattr(config, "intermediate_size", 4 * hidden)
+    embeddings = config.vocab_size * hidden
+    tied = getattr(config, "tie_word_embeddings", True)
+    return layers * (attention + mlp) + embeddings * (1 if tied else 2)
+
+
+def weight_bytes(backend: str, model: str, parameters: int) -> float | None:
+    """Bytes of weights one decoded token reads: the GGUF or CT2 file, else the tensors."""
+    if backend.startswith("llama-cpp"):
+        from plmkit.backends.llama_cpp_backend import gguf_path
+
+        gguf = gguf_path(model, backend)
+        return gguf.stat().st_size if gguf is not None else None
+    if backend == "ct2-int8":
+        return (loading.ct2_model_dir(model, "int8") / "model.bin").stat().st_size
+    return parameters * (2 if "bf16" in backend else 4)
+
+
+def decoder_limit(options: BenchOptions, backend: str, model: str, parameters: int) -> float | None:
+    """tokens/s at the measured memory bandwidth (None: not measured or size unknown)."""
+    weights = weight_bytes(backend, model, parameters)
+    bandwidth = options.limits.get("memory_bandwidth_gbs")
+    return bandwidth * 1e9 / weights if bandwidth and weights else None

@@ -1,0 +1,42 @@
+"""`plm bench coldstart` through the CLI: four fresh `plm` processes on tiny models."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+
+def test_bench_coldstart_cli_rows(tiny_bert_dir, tiny_llama_dir, tmp_path, monkeypatch):
+    from plmkit.cli import app
+
+    monkeypatch.setenv("PLMKIT_CACHE", str(tmp_path / "cache"))  # the child processes' too
+    monkeypatch.setattr("plmkit.bench.machine.limits", lambda quick=False: {})
+    arguments = ["bench", "coldstart", "--quick", "--json"]
+    arguments += ["--encoder", str(tiny_bert_dir), "--decoder", str(tiny_llama_dir)]
+    result = CliRunner().invoke(app, arguments)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout[result.stdout.index("{") :])
+    assert list(report["scenarios"]) == ["coldstart"]
+    rows = report["scenarios"]["coldstart"]["rows"]
+    assert [r["name"] for r in rows] == [
+        "plm encode (first run)",
+        "plm encode (second run)",
+        "plm generate (first run)",
+        "plm generate (second run)",
+    ]
+    for row in rows:
+        assert row["quality"] == "ok" and row["note"] == "", row
+        assert row["scenario"] == "coldstart" and row["unit"] == "runs/s"
+        assert row["ttft_ms"] > 100  # a whole python process
+        assert row["throughput"] == pytest.approx(1000 / row["ttft_ms"], rel=0.01)
+
+
+def test_a_failing_command_is_reported(monkeypatch):
+    from plmkit.bench import coldstart
+    from plmkit.bench.options import BenchOptions
+
+    monkeypatch.setattr(coldstart, "plm_command", lambda: ["false"])
+    rows = [row.to_dict() for row in coldstart.scenario(BenchOptions())]
+    assert len(rows) == 4 and all(r["quality"] == "exit 1" and r["note"] == "" for r in rows)

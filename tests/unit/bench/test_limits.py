@@ -1,0 +1,47 @@
+"""bench/limits.py: the machine limits turned into each row's ceiling."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from plmkit.bench.limits import (
+    decoder_limit,
+    decoder_parameters,
+    dtype_of,
+    encoder_flops_per_text,
+    encoder_limit,
+)
+from plmkit.bench.options import BenchOptions
+
+
+def test_dtype_of_backend_names():
+    assert [dtype_of(n) for n in ("torch-bf16", "onnx-int8", "ct2-int8", "torch-fp32")] == [
+        "bf16", "int8", "int8", "fp32"
+    ]  # fmt: skip
+    assert dtype_of("(defaults)") == "fp32"
+
+
+def test_encoder_limit_from_the_dtype_gflops():
+    config = SimpleNamespace(hidden_size=4, num_hidden_layers=2, intermediate_size=8)
+    # per layer 4*16 + 2*32 = 128 per token; 2 layers x (128*10 + 2*4*100) x 2 = 8320
+    assert encoder_flops_per_text(config, 10.0) == 8320
+    options = BenchOptions(limits={"matmul_int8_gflops": 8.32})
+    assert encoder_limit(options, "onnx-int8", config, 10.0) == pytest.approx(1e6)
+    assert encoder_limit(options, "torch-fp32", config, 10.0) is None  # not measured
+
+
+def test_decoder_parameters_match_a_real_model(tiny_llama_dir):
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_llama_dir)
+    counted = sum(p.numel() for p in model.parameters() if p.dim() > 1)  # no norms
+    assert decoder_parameters(AutoConfig.from_pretrained(tiny_llama_dir)) == counted
+
+
+def test_decoder_limit_is_bandwidth_over_weight_bytes():
+    options = BenchOptions(limits={"memory_bandwidth_gbs": 8.0})
+    assert decoder_limit(options, "torch-fp32", "unused", 1000) == pytest.approx(2e6)
+    assert decoder_limit(options, "torch-bf16", "unused", 1000) == pytest.approx(4e6)
+    assert decoder_limit(BenchOptions(), "torch-fp32", "unused", 1000) is None

@@ -1,0 +1,35 @@
+"""bench/measure.py: the row record, percentiles, peak memory and timing."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from plmkit.bench.measure import PeakMemory, Row, percentiles, timed
+
+
+def test_percentiles_in_milliseconds():
+    assert percentiles([]) == (None, None)
+    p50, p95 = percentiles([0.001, 0.002, 0.003, 0.004])
+    assert p50 == pytest.approx(2.5) and 3.5 < p95 <= 4.0
+
+
+def test_peak_memory_sees_a_64_mib_block():
+    with PeakMemory() as memory:
+        block = bytearray(64 * 2**20)
+        block[::4096] = b"x" * len(block[::4096])
+    assert memory.mb > 32
+
+
+def test_row_to_dict_rounds_and_adds_of_limit():
+    row = Row("s", "fast", 40.123456, "things/s", limit=80.0, p50_ms=1.23456)
+    data = row.to_dict()
+    assert data["throughput"] == 40.123 and data["p50_ms"] == 1.235
+    assert data["of_limit"] == 0.502 and data["limit"] == 80.0
+    assert Row("s", "no limit", 1.0, "x/s").to_dict()["of_limit"] is None
+
+
+def test_timed_returns_result_and_seconds():
+    result, seconds = timed(lambda x: (time.sleep(0.01), x)[1], 7)
+    assert result == 7 and 0.009 < seconds < 1.0
