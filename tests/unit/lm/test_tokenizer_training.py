@@ -1,11 +1,11 @@
-"""Tokenizer training: WordPiece the BERT way, byte-level BPE the GPT-2 way, bad input."""
+"""plmkit.lm.tokenizer_training: WordPiece the BERT way, byte-level BPE the GPT-2 way, bad input."""
 
 import pytest
 
 from plmkit.errors import InvalidInputError
-from plmkit.masking import MlmCollator
-from plmkit.packing import pack_corpus
-from plmkit.tokenizer_training import kind_for_arch, train_tokenizer
+from plmkit.lm.collator import MlmCollator
+from plmkit.lm.packing import pack_corpus
+from plmkit.lm.tokenizer_training import kind_for_arch, train_tokenizer
 
 TEXTS = [
     "this movie was good and the acting was great .",

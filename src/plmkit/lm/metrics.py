@@ -1,7 +1,7 @@
 """Language-model metrics for pre-training: CLM perplexity, MLM masked-token accuracy and loss,
-and MLM pseudo-perplexity. Separate from `metrics.py` (the classification metrics of
-fine-tuning), which another recipe owns; each function here takes a model and held-out data and
-returns a plain dict for the results JSON.
+and MLM pseudo-perplexity. Separate from `plmkit.metrics` (the classification metrics of
+fine-tuning); each function here takes a model and held-out data and returns a plain dict for
+the results JSON.
 
 - `perplexity`: exp of the mean next-token loss over every predicted token of packed blocks.
 - `masked_lm_metrics`: held-out blocks masked by `MlmCollator` with a fixed seed, so the
@@ -27,7 +27,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from plmkit.masking import IGNORE_INDEX, MlmCollator
+from plmkit.lm.collator import MlmCollator
+from plmkit.lm.masking import IGNORE_INDEX
 from plmkit.validation import require_texts
 
 

@@ -3,7 +3,7 @@
 - "wordpiece" (BERT, DistilBERT): BERT's normalizer (lowercase, accents stripped, Chinese
   characters split) and pre-tokenizer, a WordPiece model with `##` continuations, the
   specials [PAD] [UNK] [CLS] [SEP] [MASK] and the `[CLS] a [SEP]` / `[CLS] a [SEP] b [SEP]`
-  template. `##` continuations keep whole-word masking working (`masking.MlmCollator`).
+  template. `##` continuations keep whole-word masking working (`collator.MlmCollator`).
 - "bpe" (GPT-2, Llama): byte-level BPE over the 256-byte alphabet, so no text is ever unknown;
   one special, `<|endoftext|>`, used as eos / bos / unk (GPT-2's convention). No pad token:
   `loading.load_tokenizer` sets pad = eos, as it does for GPT-2.
