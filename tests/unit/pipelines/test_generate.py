@@ -23,13 +23,31 @@ def test_sampling_seed_reproducible(tiny_gpt2_dir):
     assert generate("the movie", str(tiny_gpt2_dir), config).text == a
 
 
-def test_beam_search_runs(tiny_gpt2_dir):
-    result = generate(
-        "the movie",
-        str(tiny_gpt2_dir),
-        GenerateConfig(max_new_tokens=5, strategy="beam", num_beams=3),
-    )
-    assert result.new_tokens <= 5
+def test_beam_search_is_hugging_faces(tiny_gpt2_dir):
+    """The same ids as HF `generate(num_beams=3, do_sample=False)`, and not greedy's."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_gpt2_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_gpt2_dir).eval()
+    ids = tokenizer("the movie", return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        output = model.generate(
+            ids,
+            attention_mask=torch.ones_like(ids),
+            num_beams=3,
+            do_sample=False,
+            early_stopping=True,
+            max_new_tokens=8,
+            pad_token_id=tokenizer.eos_token_id,
+        )
+    expected = output[0, ids.shape[1] :].tolist()
+    config = GenerateConfig(max_new_tokens=8, strategy="beam", num_beams=3)
+    result = generate("the movie", str(tiny_gpt2_dir), config)
+    assert result.prompt_tokens == ids.shape[1] and result.new_tokens == len(expected)
+    assert result.text == tokenizer.decode(expected, skip_special_tokens=True)
+    greedy = generate("the movie", str(tiny_gpt2_dir), GenerateConfig(max_new_tokens=8))
+    assert greedy.text != result.text  # so the comparison above can tell beams from greedy
 
 
 def test_streaming_pieces_add_up_to_the_text(tiny_gpt2_dir):
