@@ -100,7 +100,7 @@ class LlamaCppCausalLM(CausalLMBackend):
         import torch
         from llama_cpp._internals import LlamaBatch, LlamaContext
 
-        from plmkit.backends.torch_backend import pick_token
+        from plmkit.backends.sampling import pick_token
 
         threads = cpu_info().threads
         params = llama_cpp.llama_context_default_params()
