@@ -15,7 +15,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 
-from plmkit.paths import cache_dir, read_json, remember
+from plmkit.paths import cache_dir, package_version, read_json, remember
 
 FLAGS_OF_INTEREST = (
     "avx2",
@@ -66,15 +66,6 @@ def _cpuinfo_text() -> str:
         return ""
 
 
-def _torch_version() -> str:
-    import importlib.metadata
-
-    try:
-        return importlib.metadata.version("torch")
-    except importlib.metadata.PackageNotFoundError:
-        return "-"
-
-
 def _kernel_env() -> str:
     """Settings that change torch's threads or kernels: part of every cached measurement."""
     names = ("OMP_NUM_THREADS", "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")
@@ -114,7 +105,7 @@ def cpu_info() -> CpuInfo:
     model, ids, flags = _proc_cpuinfo()
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0
     signature = _signature(model, ids, flags)
-    key = "|".join([signature, _torch_version(), _kernel_env(), str(affinity)])
+    key = "|".join([signature, package_version("torch", "-"), _kernel_env(), str(affinity)])
     path = cache_dir() / "cpu.json"
     cached = read_json(path).get(key)
     if cached is None or "torch" in sys.modules:  # loaded anyway: ask it (a live setting)
@@ -183,7 +174,8 @@ def _matmul_seconds(dtype, size: int = 512, repeats: int = 8) -> float:
 def bf16_speedup() -> float:
     """fp32 time / bf16 time for a 512x512 matmul; > 1 means bf16 is faster here."""
     info = cpu_info()
-    key = f"{info.signature}|{_torch_version()}|{info.threads}|{_kernel_env()}"
+    torch_version = package_version("torch", "-")
+    key = f"{info.signature}|{torch_version}|{info.threads}|{_kernel_env()}"
     path = cache_dir() / "hardware.json"
     if (cached := read_json(path).get(key)) is not None:
         return float(cached)

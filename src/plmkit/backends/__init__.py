@@ -7,54 +7,52 @@
 
 `backend` is a name from `registry.BACKENDS` (or an alias: fp32, bf16, int8, onnx, ct2,
 llama) or `auto`, which measures the installed ones once and keeps the fastest that
-agrees with fp32 (`select.py`). Optional engines are imported only when used. Loaded
-backends are kept per process, like `loading.cached`.
+agrees with fp32 (`select.py`). ENCODER_BACKENDS (encode, classify) and DECODER_BACKENDS
+(generate) list what `--backend` accepts, auto first. Optional engines are imported only
+when used. Loaded backends are kept per process, like `loading.cached`.
 """
 
 from __future__ import annotations
 
 import atexit
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from plmkit import loading
 from plmkit.backends import registry
 from plmkit.backends.base import CausalLMBackend, EncoderBackend, Sampling, Task
+from plmkit.backends.registry import DECODER_BACKENDS, ENCODER_BACKENDS, choices
+from plmkit.batching import map_padded
 from plmkit.errors import InvalidInputError
+from plmkit.loading.cache import BoundedCache
+from plmkit.paths import weights_stamp
 from plmkit.registry import resolve
 
 __all__ = [
+    "DECODER_BACKENDS",
+    "ENCODER_BACKENDS",
     "CausalLMBackend",
     "EncoderBackend",
     "Sampling",
     "available",
+    "choices",
     "choose",
     "forward_sorted",
     "load_causal_lm_backend",
     "load_encoder_backend",
 ]
 
-_LOADED: dict[tuple, Any] = {}  # closed at exit: native engines must stop before teardown
+_LOADED: BoundedCache[Any] = BoundedCache()  # closed at exit: native engines stop first
 _CHOSEN: dict[tuple, str] = {}
-_MAX_LOADED = 6
 TASKS = ("embed", "classify")
 
 
-def _stamp(model: str) -> float:
+def _stamp(model: str) -> int:
+    """A local directory's weights' mtime: part of every key, so retrained models reload."""
     spec = resolve(model)
-    if spec.source != "local":
-        return 0.0
-    files = list(Path(spec.locator).glob("*.safetensors"))
-    return max((f.stat().st_mtime for f in files), default=0.0)
-
-
-def _remember(key: tuple, backend: Any) -> Any:
-    if key not in _LOADED and len(_LOADED) >= _MAX_LOADED:
-        _LOADED.pop(next(iter(_LOADED)))
-    _LOADED[key] = backend
-    return backend
+    return weights_stamp(spec.locator) if spec.source == "local" else 0
 
 
 def build_encoder(model: str, task: Task, name: str) -> EncoderBackend:
@@ -95,7 +93,7 @@ def choose(model: str, kind: str, task: str = "embed", backend: str = "auto", ba
     return _CHOSEN[key]
 
 
-def _choose_auto(model: str, kind: str, task: str, batch: bool, stamp: float) -> str:
+def _choose_auto(model: str, kind: str, task: str, batch: bool, stamp: int) -> str:
     from plmkit.backends import select
 
     if kind == "encoder":
@@ -103,14 +101,14 @@ def _choose_auto(model: str, kind: str, task: str, batch: bool, stamp: float) ->
         choice = select.choose_encoder(model, task, lambda n: build_encoder(model, task, n), loaded)
         for n, b in loaded.items():  # keep the winner we already loaded
             if n == choice.name:
-                _remember(("encoder", model, task, n, stamp), b)
+                _LOADED.put(("encoder", model, task, n, stamp), b)
         return choice.name
     loaded = {}
     choice = select.choose_decoder(model, lambda n: build_causal_lm(model, n), loaded)
     winner = choice.batch_name if batch and choice.batch_name else choice.name
     for n, b in loaded.items():
         if n == winner:
-            _remember(("decoder", model, "generate", n, stamp), b)
+            _LOADED.put(("decoder", model, "generate", n, stamp), b)
         else:
             b.close()
     return winner
@@ -124,9 +122,7 @@ def load_encoder_backend(
         raise InvalidInputError(f"unknown task '{task}'", f"use one of: {', '.join(TASKS)}")
     name = choose(model, "encoder", task, backend)
     key = ("encoder", model, task, name, _stamp(model))
-    if key not in _LOADED:
-        _remember(key, build_encoder(model, task, name))
-    return _LOADED[key]
+    return _LOADED.get_or_make(key, lambda: build_encoder(model, task, name))
 
 
 def load_causal_lm_backend(
@@ -135,9 +131,7 @@ def load_causal_lm_backend(
     """A decoder backend; `batch=True` makes auto prefer engines with real batching."""
     name = choose(model, "decoder", backend=backend, batch=batch)
     key = ("decoder", model, "generate", name, _stamp(model))
-    if key not in _LOADED:
-        _remember(key, build_causal_lm(model, name))
-    return _LOADED[key]
+    return _LOADED.get_or_make(key, lambda: build_causal_lm(model, name))
 
 
 def available(kind: str) -> dict[str, str]:
@@ -156,33 +150,30 @@ def forward_sorted(
 
     Each result is (T_i, H) token states without padding (embed) or (C,) logits (classify).
     """
-    from plmkit.batching import length_sorted_batches, restore_order
-
     limit = max_length or min(
         tokenizer.model_max_length, getattr(backend.config, "max_position_embeddings", 512)
     )
     ids = tokenizer(list(texts), truncation=True, max_length=limit)["input_ids"]
-    results: list[tuple[int, np.ndarray]] = []
-    for batch in length_sorted_batches([len(x) for x in ids], batch_size):
-        padded = tokenizer.pad({"input_ids": [ids[i] for i in batch]}, return_tensors="np")
-        out = backend.forward(padded["input_ids"], padded["attention_mask"])
-        for row, index in enumerate(batch):
-            results.append((index, out[row, : len(ids[index])] if out.ndim == 3 else out[row]))
-    return restore_order(results)
+
+    def forward(batch: list[int], input_ids: np.ndarray, mask: np.ndarray) -> list[np.ndarray]:
+        out = backend.forward(input_ids, mask)  # (B, T, H) or (B, C)
+        return [
+            out[row, : len(ids[i])] if out.ndim == 3 else out[row] for row, i in enumerate(batch)
+        ]
+
+    return map_padded(tokenizer, ids, batch_size, forward)
 
 
 def unload_all() -> None:
     """Forget every loaded backend and model (benchmarks measure each one from scratch)."""
     import gc
 
-    from plmkit import loading
-
     for backend in _LOADED.values():
         if isinstance(backend, CausalLMBackend):
             backend.close()
     _LOADED.clear()
     _CHOSEN.clear()
-    loading._CACHE.clear()
+    loading.clear()
     gc.collect()
 
 

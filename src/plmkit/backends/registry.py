@@ -141,14 +141,13 @@ def llama_build_unsupported() -> tuple[str, ...]:
     cannot take this one down) and cached per CPU and llama-cpp-python version (on disk, and
     once per process: `missing()` asks for each of the three llama.cpp backends).
     """
-    import importlib.metadata
     import subprocess
     import sys
 
     from plmkit.hardware import cpu_flags, cpu_info
-    from plmkit.paths import cache_dir, read_json, remember
+    from plmkit.paths import cache_dir, package_version, read_json, remember
 
-    version = importlib.metadata.version("llama_cpp_python")
+    version = package_version("llama_cpp_python", "-")
     key = f"{cpu_info().signature}|{version}"
     path = cache_dir() / "llama_build.json"
     cached = read_json(path)
@@ -162,7 +161,19 @@ def llama_build_unsupported() -> tuple[str, ...]:
 
 
 def names(kind: Kind) -> list[str]:
+    """The backends that run models of `kind`, in BACKENDS' order."""
     return [n for n, spec in BACKENDS.items() if kind in spec.kinds]
+
+
+def choices(kind: Kind) -> tuple[str, ...]:
+    """What `--backend` accepts for `kind` (aliases aside): auto, then every backend."""
+    return ("auto", *names(kind))
+
+
+ENCODER_BACKENDS = choices("encoder")
+"""auto, torch-fp32, torch-bf16, torch-int8, onnx-fp32, onnx-int8: for encode and classify."""
+DECODER_BACKENDS = choices("decoder")
+"""auto, torch-fp32, torch-bf16, ct2-int8, llama-cpp, llama-cpp-q8, llama-cpp-bf16."""
 
 
 def installed(kind: Kind) -> list[str]:

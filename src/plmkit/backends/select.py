@@ -15,7 +15,6 @@ the winner. Candidates that are not installed or fail to load are skipped with a
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import json
 import logging
 import time
@@ -28,8 +27,8 @@ import numpy as np
 from plmkit.backends import registry
 from plmkit.backends.base import CausalLMBackend, EncoderBackend, Sampling, Task
 from plmkit.backends.calibration import CALIBRATION_FILE, PROMPTS, SENTENCES, labelled_rows
-from plmkit.batching import length_sorted_batches
-from plmkit.paths import cache_dir, read_json, remember
+from plmkit.batching import padded_batches
+from plmkit.paths import cache_dir, package_version, read_json, remember, weights_stamp
 from plmkit.registry import Kind, resolve
 
 log = logging.getLogger("plmkit")
@@ -79,14 +78,8 @@ def _load_candidate(name: str, loaded: dict, build, measured: dict, notes: list)
     return backend
 
 
-def _engine_versions() -> dict[str, str]:
-    versions = {}
-    for dist in ("torch", "transformers", "onnxruntime", "ctranslate2", "llama_cpp_python"):
-        try:
-            versions[dist] = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            versions[dist] = "-"
-    return versions
+ENGINES = ("torch", "transformers", "onnxruntime", "ctranslate2", "llama_cpp_python")
+"""Distributions whose versions are part of every decision's key ("-" when absent)."""
 
 
 def _key(model: str, task: str, candidates: list[str]) -> str:
@@ -97,10 +90,10 @@ def _key(model: str, task: str, candidates: list[str]) -> str:
     identity = f"{spec.name}@{spec.revision}"
     if spec.source != "embedded":
         directory = loading.model_dir(spec)
-        stamp = max((f.stat().st_mtime_ns for f in directory.glob("*.safetensors")), default=0)
-        identity = f"{directory}|{stamp}"
+        identity = f"{directory}|{weights_stamp(directory)}"
     info = cpu_info()
-    parts = [SCHEMA, identity, task, info.signature, info.threads, candidates, _engine_versions()]
+    versions = {dist: package_version(dist, "-") for dist in ENGINES}
+    parts = [SCHEMA, identity, task, info.signature, info.threads, candidates, versions]
     return hashlib.sha1(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -181,12 +174,9 @@ def choose_encoder(model: str, task: Task, build: Any, loaded: dict[str, Encoder
     labelled = labelled_rows(loading.model_dir(model)) if task == "classify" else None
     texts, labels = labelled if labelled else (list(SENTENCES) * 2, None)
     ids = tokenizer(texts, truncation=True, max_length=128)["input_ids"]
-    order = list(length_sorted_batches([len(x) for x in ids], 32))
-    batches = [
-        dict(tokenizer.pad({"input_ids": [ids[i] for i in batch]}, return_tensors="np"))
-        for batch in order
-    ]
-    gold = np.array([labels[i] for batch in order for i in batch]) if labels else None
+    padded = list(padded_batches(tokenizer, ids, 32))  # the same batches for every candidate
+    batches = [{"input_ids": x, "attention_mask": mask} for _, x, mask in padded]
+    gold = np.array([labels[i] for order, _, _ in padded for i in order]) if labels else None
     if gold is not None:
         notes.append(f"judged on {len(texts)} labelled held-out rows ({CALIBRATION_FILE})")
     measured: dict[str, dict] = {}
