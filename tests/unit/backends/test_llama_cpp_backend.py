@@ -1,0 +1,80 @@
+"""llama.cpp on an F32 GGUF written from the tiny Llama, against torch fp32 (skipped where
+llama-cpp-python is not built)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from plmkit import backends, loading
+from plmkit.backends import Sampling, registry
+
+LLAMA_CPP_TOLERANCE = {"llama-cpp": 1e-4, "llama-cpp-q8": 1e-2, "llama-cpp-bf16": 4e-3}
+"""Max |token log-prob - torch fp32| over the prompt and 8 greedy tokens, about 5x what was
+measured (2-core AMD EPYC, llama-cpp-python 0.3.36): F32 1.5e-5 (K/V cached as F16), Q8_0
+2.5e-3, BF16 8.5e-4. The random model is near-uniform (log-probs -5.2 to -6.5, log 400 = 6.0),
+so the numbers are small; but a GGUF without the q/k rope permutation is off by 3.8e-4 and
+one with k permuted for 4 heads instead of 2 by 1.2e-3, both beyond the F32 tolerance."""
+
+
+@pytest.mark.parametrize("name", list(LLAMA_CPP_TOLERANCE))
+def test_llama_cpp_backends_score_like_fp32(tiny_llama_gguf_dir, name, prompt_of):
+    """llama.cpp on the F32 GGUF (and its Q8_0 / BF16 rewrites) against torch fp32."""
+    if registry.missing(name):
+        pytest.skip(registry.missing(name))
+    tolerance = LLAMA_CPP_TOLERANCE[name]
+    reference = backends.load_causal_lm_backend(str(tiny_llama_gguf_dir), "torch-fp32")
+    llama = backends.load_causal_lm_backend(str(tiny_llama_gguf_dir), name)
+    assert llama.name == name
+    prompt = prompt_of(tiny_llama_gguf_dir)
+    greedy = list(reference.stream(prompt, 8, Sampling()))
+    text = prompt + greedy
+    expected, got = reference.token_logprobs(text), llama.token_logprobs(text)
+    assert got.shape == expected.shape == (len(text) - 1,)
+    assert np.abs(got - expected).max() < tolerance
+
+    # fp32's top-2 log-prob gaps on these steps are 0.39 to 0.54, far above any tolerance, so
+    # greedy tokens must match exactly (the random model repeats one token per prompt).
+    new = list(llama.stream(prompt, 8, Sampling()))
+    if name == "llama-cpp":
+        assert new == greedy
+    # Every token llama.cpp picks is fp32's argmax, or within the tolerance of it (a near-tie).
+    with torch.inference_mode():
+        logits = reference.model(torch.tensor([prompt + new])).logits[0, len(prompt) - 1 : -1]
+    logprobs = torch.log_softmax(logits.float(), -1)
+    chosen = logprobs[torch.arange(len(new)), new]
+    assert float((logprobs.max(-1).values - chosen).max()) < tolerance
+
+    prompts = [prompt, prompt_of(tiny_llama_gguf_dir, "the best film ever")]
+    alone = [list(llama.stream(p, 8, Sampling())) for p in prompts]
+    assert alone[0] != alone[1]  # else input order would not show
+    assert llama.generate_batch(prompts, 8, Sampling()) == alone
+
+
+def test_batched_sampling_is_seeded(tiny_llama_gguf_dir, prompt_of):
+    """Sampled batches (pick_token on llama.cpp's logits) repeat for a seed."""
+    llama = backends.load_causal_lm_backend(str(tiny_llama_gguf_dir), "llama-cpp")
+    prompts = [prompt_of(tiny_llama_gguf_dir), prompt_of(tiny_llama_gguf_dir, "the best film")]
+    sample = Sampling(greedy=False, top_k=0, temperature=5.0, seed=7)
+    first = llama.generate_batch(prompts, 6, sample)
+    assert first == llama.generate_batch(prompts, 6, sample)
+    assert first != llama.generate_batch(prompts, 6, Sampling())  # near-uniform: it differs
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["llama-cpp", "llama-cpp-q8", "llama-cpp-bf16"])
+def test_llama_cpp_on_the_embedded_decoder(name):
+    if registry.missing(name):
+        pytest.skip(registry.missing(name))
+    tokenizer = loading.load_tokenizer("smollm2")
+    prompt = tokenizer("The capital of France is")["input_ids"]
+    llama = backends.load_causal_lm_backend("smollm2", name)
+    text = tokenizer.decode(list(llama.stream(prompt, 8, Sampling())))
+    assert "Paris" in text
+    reference = backends.load_causal_lm_backend("smollm2", "torch-fp32")
+    ids = prompt + list(reference.stream(prompt, 16, Sampling()))
+    gap = np.abs(llama.token_logprobs(ids) - reference.token_logprobs(ids)).mean()
+    assert gap < 0.1  # the Q4_1 values (Q8_0 / BF16 rewrites), 8-bit activations
+    batched = llama.generate_batch([prompt, prompt], 8, Sampling())
+    assert len(batched) == 2 and "Paris" in tokenizer.decode(batched[0])

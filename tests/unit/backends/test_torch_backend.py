@@ -1,0 +1,70 @@
+"""PyTorch backends against fp32 on tiny random models.
+
+Tolerances: bf16 cosine > 0.99, int8 cosine > 0.98 (mean-pooled states); classifier logits
+within 0.05; decoders: greedy tokens equal to HF generate (fp32), bf16 token log-probs
+within 0.05.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from plmkit import backends
+from plmkit.backends import Sampling, registry
+
+COSINE = {"torch-bf16": 0.99, "torch-int8": 0.98}
+
+
+@pytest.mark.parametrize("name", list(COSINE))
+def test_encoder_backends_agree_with_fp32(tiny_bert_dir, name, against_fp32, cosine):
+    got, expected = against_fp32(tiny_bert_dir, "embed", name)
+    assert [g.shape for g in got] == [e.shape for e in expected]
+    assert cosine(got, expected) > COSINE[name]
+
+
+@pytest.mark.parametrize("name", list(COSINE))
+def test_classifier_backends_agree_with_fp32(random_classifier_dir, name, against_fp32, texts):
+    got, expected = (np.stack(x) for x in against_fp32(random_classifier_dir, "classify", name))
+    assert got.shape == expected.shape == (len(texts), 2)
+    assert np.abs(got - expected).max() < 0.05
+
+
+def test_encode_pipeline_keeps_order_on_int8(tiny_bert_dir, texts):
+    from plmkit.pipelines.encode import encode
+
+    result = encode(texts, str(tiny_bert_dir), batch_size=2, backend="torch-int8")
+    for text, vector in zip(texts, result.embeddings, strict=True):
+        alone = encode(text, str(tiny_bert_dir), backend="torch-int8").embeddings[0]
+        assert float(vector @ alone / np.linalg.norm(vector) / np.linalg.norm(alone)) > 0.999
+
+
+def test_torch_stream_matches_hf_generate(tiny_llama_dir, prompt_of):
+    backend = backends.load_causal_lm_backend(str(tiny_llama_dir), "torch-fp32")
+    prompt = prompt_of(tiny_llama_dir)
+    streamed = list(backend.stream(prompt, 12, Sampling()))
+    with torch.inference_mode():
+        out = backend.model.generate(
+            torch.tensor([prompt]), max_new_tokens=12, do_sample=False, pad_token_id=0
+        )
+    expected = out[0, len(prompt) :].tolist()
+    assert streamed == expected[: len(streamed)]
+    batched = backend.generate_batch([prompt, prompt[:3]], 12, Sampling())
+    assert batched[0] == streamed
+
+
+def test_bf16_decoder_scores_like_fp32(tiny_llama_dir, prompt_of):
+    if registry.missing("torch-bf16"):
+        pytest.skip(registry.missing("torch-bf16"))
+    reference = backends.load_causal_lm_backend(str(tiny_llama_dir), "torch-fp32")
+    backend = backends.load_causal_lm_backend(str(tiny_llama_dir), "torch-bf16")
+    prompt = prompt_of(tiny_llama_dir)
+    text = prompt + list(reference.stream(prompt, 10, Sampling()))
+    expected, got = reference.token_logprobs(text), backend.token_logprobs(text)
+    assert got.shape == expected.shape == (len(text) - 1,)
+    assert np.abs(got - expected).max() < 0.05
+    new = list(backend.stream(prompt, 10, Sampling()))
+    assert 0 < len(new) <= 10
+    outs = backend.generate_batch([prompt, prompt[:2]], 6, Sampling())
+    assert len(outs) == 2 and all(0 < len(o) <= 6 for o in outs)
