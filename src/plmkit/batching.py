@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from plmkit.progress import progress
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -43,8 +45,6 @@ def padded_batches(
 ) -> Iterator[tuple[list[int], np.ndarray, np.ndarray]]:
     """(input indices, input_ids (B, T) int64, attention_mask (B, T) int64) for each
     length-sorted batch of the token-id lists `ids`, padded by `tokenizer`."""
-    from plmkit.progress import progress
-
     batches = list(length_sorted_batches([len(x) for x in ids], batch_size))
     for batch in progress(batches, description, enabled=show_progress):
         padded = tokenizer.pad({"input_ids": [list(ids[i]) for i in batch]}, return_tensors="np")
