@@ -3,10 +3,11 @@
 classify: preprocess (tokenize once, unpadded, cut at the model's limit) -> _forward
 (length-sorted padded batches through `batching.map_padded`, softmax per batch) ->
 postprocess (label and probabilities per text, in input order). `classify_file` reads and
-writes through `predictions`. evaluate runs the same preprocess, then streams: each
-batch (`batching.padded_batches`) updates a confusion matrix and is dropped, so memory
-stays flat in dataset size; Trainer's own predict is not used (in transformers 5.24 it
-returns length-grouped predictions out of dataset order).
+writes through `predictions`; `predict` is `plm predict` (texts or a file). evaluate runs
+the same preprocess, then streams: each batch (`batching.padded_batches`) updates a
+confusion matrix and is dropped, so memory stays flat in dataset size; Trainer's own
+predict is not used (in transformers 5.24 it returns length-grouped predictions out of
+dataset order).
 
 `forward` is any `(input_ids (B, T), attention_mask (B, T)) -> logits (B, K)` numpy function:
 `torch_forward(model)` for a model in memory (the training loop's evaluation), or an engine
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from plmkit.batching import map_padded, padded_batches
+from plmkit.errors import InvalidInputError
 from plmkit.metrics import ConfusionMatrix
 from plmkit.paths import RESULTS_FILE, read_json
 from plmkit.pipelines.predictions import (
@@ -42,6 +44,7 @@ __all__ = [
     "classify_file",
     "evaluate",
     "model_max_length",
+    "predict",
     "probability_batches",
     "stream_confusion",
     "tokenize_for_classifier",
@@ -215,6 +218,44 @@ def classify_file(
         texts, model, batch_size=batch_size, backend=backend, show_progress=show_progress
     )
     write_predictions(predictions, out)
+    return predictions
+
+
+def predict(
+    model: str,
+    texts: Sequence[str] | None = None,
+    *,
+    file: str | Path | None = None,
+    out: str | Path | None = None,
+    text_column: str = "text",
+    batch_size: int = 64,
+    backend: str = "auto",
+    show_progress: bool = False,
+) -> list[Prediction]:
+    """`plm predict`: classify `texts`, or the `file` into `out` (`classify_file`); with
+    texts, `out` (optional) receives the predictions too."""
+    if file is not None and texts:
+        raise InvalidInputError("both texts and --file given", "pass texts or --file, not both")
+    if file is None and out is not None and not texts:
+        raise InvalidInputError("--out without --file or texts", "pass --file in.csv")
+    if file is not None:
+        if out is None:
+            raise InvalidInputError("--file needs --out", "pass --out predictions.csv")
+        return classify_file(
+            file,
+            model,
+            out,
+            text_column=text_column,
+            batch_size=batch_size,
+            backend=backend,
+            show_progress=show_progress,
+        )
+    out = check_predictions_path(out) if out is not None else None
+    predictions = classify(
+        texts or [], model, batch_size=batch_size, backend=backend, show_progress=show_progress
+    )
+    if out is not None:
+        write_predictions(predictions, out)
     return predictions
 
 

@@ -11,6 +11,7 @@ from plmkit.pipelines.classify import (
     classify,
     classify_file,
     evaluate,
+    predict,
     probability_batches,
     stream_confusion,
 )
@@ -99,3 +100,24 @@ def test_classify_file_refuses_an_empty_row(tiny_classifier_dir, tmp_path):
     lines = tmp_path / "in.txt"
     lines.write_text("great fun\ndull mess\n")
     assert len(classify_file(lines, str(tiny_classifier_dir), tmp_path / "o.jsonl")) == 2
+
+
+def test_predict_takes_texts_or_a_file(tiny_classifier_dir, sentiment_csv, tmp_path):
+    model = str(tiny_classifier_dir)
+    texts = ["gorgeous moving the film .", "dull tedious the plot ."]
+    out = tmp_path / "texts.jsonl"
+    predictions = predict(model, texts, out=out)
+    assert predictions == classify(texts, model)
+    assert [json.loads(line)["label"] for line in out.read_text().splitlines()] == [
+        p.label for p in predictions
+    ]
+    from_file = predict(model, file=sentiment_csv, out=tmp_path / "file.csv")
+    assert from_file == classify_file(sentiment_csv, model, tmp_path / "again.csv")
+    for kwargs, message in [
+        ({"texts": texts, "file": sentiment_csv}, "both texts and --file"),
+        ({"out": out}, "--out without --file"),
+        ({"file": sentiment_csv}, "--file needs --out"),
+        ({"texts": texts, "out": tmp_path / "p.xlsx"}, "cannot write predictions"),
+    ]:
+        with pytest.raises(InvalidInputError, match=message):
+            predict(model, **kwargs)
