@@ -14,8 +14,8 @@ from typing import Any
 import torch
 
 from plmkit import loading
-from plmkit.masking import MaskedToken, mask_tokens, masking_stats
-from plmkit.masking import mask_demo as _mask_once
+from plmkit.lm.masking import MaskedBatch, mask_tokens, masking_stats
+from plmkit.lm.walkthrough import MaskedToken, mask_one_text
 from plmkit.validation import require_positive, require_range, require_texts
 
 
@@ -58,10 +58,10 @@ def _forward(
     mlm_probability: float,
     whole_word: bool,
     repeats: int,
-) -> tuple[list[MaskedToken], Any]:
+) -> tuple[list[MaskedToken], MaskedBatch]:
     """One seeded draw, token by token, and the masked batch of `repeats` draws of the
     same ids (R, T)."""
-    shown = _mask_once(
+    shown = mask_one_text(
         text, tokenizer, seed=seed, mlm_probability=mlm_probability, whole_word=whole_word
     )
     many = mask_tokens(
@@ -76,5 +76,5 @@ def _forward(
     return shown, many
 
 
-def postprocess(shown: list[MaskedToken], many: Any, repeats: int) -> MaskDemoResult:
+def postprocess(shown: list[MaskedToken], many: MaskedBatch, repeats: int) -> MaskDemoResult:
     return MaskDemoResult(tokens=shown, measured=masking_stats(many), repeats=repeats)
