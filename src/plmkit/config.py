@@ -65,6 +65,50 @@ class GenerateConfig:
         return self
 
 
+@dataclass(frozen=True)
+class ScratchSize:
+    """The shape of a model built from scratch (`PretrainConfig.size`)."""
+
+    layers: int
+    hidden: int
+    heads: int
+    ffn: int
+
+
+# Small enough to pre-train on a laptop CPU in minutes (`recipes.model_factory` builds them).
+SCRATCH_SIZES = {
+    "tiny": ScratchSize(layers=4, hidden=128, heads=4, ffn=512),
+    "small": ScratchSize(layers=6, hidden=256, heads=8, ffn=1024),
+}
+SCRATCH_OBJECTIVE = {"bert": "mlm", "distilbert": "mlm", "gpt2": "clm", "llama": "clm"}
+"""Which pre-training objective each from-scratch architecture is built for."""
+
+
+def scratch_archs(objective: str) -> list[str]:
+    """The architectures `objective` ("mlm" or "clm") can build from scratch."""
+    return [arch for arch, goal in SCRATCH_OBJECTIVE.items() if goal == objective]
+
+
+def check_scratch_model(arch: str, size: str, objective: str) -> None:
+    """Fail with the valid choices when `arch` / `size` do not fit `objective`."""
+    valid = scratch_archs(objective)
+    if arch not in valid:
+        other = "clm" if objective == "mlm" else "mlm"
+        hint = (
+            f" ({arch} is a {other} architecture: use `plm pretrain {other}`)"
+            if arch in SCRATCH_OBJECTIVE
+            else ""
+        )
+        raise InvalidInputError(
+            f"--arch {arch!r} cannot be pre-trained with {objective}{hint}",
+            f"use --arch {' or '.join(valid)}",
+        )
+    if size not in SCRATCH_SIZES:
+        raise InvalidInputError(
+            f"unknown --size {size!r}", f"use one of: {', '.join(SCRATCH_SIZES)}"
+        )
+
+
 @dataclass
 class PretrainConfig:
     """What `plm pretrain mlm|clm` trains, on which text, and for how long."""
@@ -114,6 +158,7 @@ class PretrainConfig:
     warmup_ratio: float = 0.06
     """Share of the steps spent warming the learning rate up, then linear decay."""
     weight_decay: float = 0.01
+    """AdamW weight decay."""
     save_steps: int | None = None
     """Checkpoint every N steps (default: about four checkpoints a run)."""
     eval_blocks: int = 200
@@ -130,6 +175,7 @@ class PretrainConfig:
     seed: int = 42
     """One seed for the split, the init, the masks and the data order."""
     show_progress: bool = True
+    """Progress bars and lines on stderr (the CLI turns them off with --json)."""
 
     def scratch_arch(self, objective: str) -> str:
         """The architecture to build from scratch: `arch`, or bert (mlm) / gpt2 (clm)."""
@@ -137,10 +183,8 @@ class PretrainConfig:
 
     def validate(self, objective: str) -> PretrainConfig:
         """Check every field for `objective` ("mlm" or "clm"); returns self."""
-        from plmkit.recipes.model_factory import check_arch
-
         if self.from_scratch:
-            check_arch(self.scratch_arch(objective), self.size, objective)
+            check_scratch_model(self.scratch_arch(objective), self.size, objective)
         elif self.train_tokenizer:
             raise InvalidInputError(
                 "--train-tokenizer only goes with --from-scratch: a pre-trained model's "
@@ -174,7 +218,7 @@ class PretrainConfig:
 @dataclass
 class FinetuneConfig:
     """What `plm finetune` trains, on which data, and how. Fields left at None take the
-    recipe's value (see `plmkit.recipes.finetune_classifier.RECIPES`)."""
+    recipe's value (see `plmkit.recipes.finetune_settings.RECIPES`)."""
 
     model: str | None = None
     """Pre-trained model to fine-tune (alias, hub id in the cache, or directory); default the

@@ -1,9 +1,10 @@
 """Models built from a config, with random weights, for pre-training from scratch.
 
-Two sizes per architecture, small enough to train on a laptop CPU in minutes:
-tiny (4 layers, hidden 128) and small (6 layers, hidden 256). The vocabulary, the special
-token ids and the maximum length come from the tokenizer the model will be trained with.
-No weight file is read here (that is `loading.py`'s job); the seed makes the init repeatable.
+Two sizes per architecture (`config.SCRATCH_SIZES`, where `PretrainConfig.validate` checks
+them), small enough to train on a laptop CPU in minutes: tiny (4 layers, hidden 128) and small
+(6 layers, hidden 256). The vocabulary, the special token ids and the maximum length come from
+the tokenizer the model will be trained with. No weight file is read here (that is
+`plmkit.loading`'s job); the seed makes the init repeatable.
 
 Dropout: decoders get none (as nanoGPT and recent LM pre-training do: minutes over a small
 corpus underfit, dropout only slows learning); encoders keep BERT's 0.1, the setting BERT was
@@ -12,54 +13,16 @@ pre-trained with and the one a classifier fine-tuned from them starts from.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from plmkit.config import SCRATCH_OBJECTIVE, SCRATCH_SIZES, ScratchSize, check_scratch_model
 from plmkit.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
 
 
-@dataclass(frozen=True)
-class Size:
-    layers: int
-    hidden: int
-    heads: int
-    ffn: int
-
-
-SIZES = {
-    "tiny": Size(layers=4, hidden=128, heads=4, ffn=512),
-    "small": Size(layers=6, hidden=256, heads=8, ffn=1024),
-}
-OBJECTIVE = {"bert": "mlm", "distilbert": "mlm", "gpt2": "clm", "llama": "clm"}
-"""Which pre-training objective each architecture is built for."""
-
-
-def archs_for(objective: str) -> list[str]:
-    return [arch for arch, goal in OBJECTIVE.items() if goal == objective]
-
-
-def check_arch(arch: str, size: str, objective: str) -> None:
-    """Fail with the valid choices when `arch` / `size` do not fit `objective`."""
-    valid = archs_for(objective)
-    if arch not in valid:
-        other = "clm" if objective == "mlm" else "mlm"
-        hint = (
-            f" ({arch} is a {other} architecture: use `plm pretrain {other}`)"
-            if arch in OBJECTIVE
-            else ""
-        )
-        raise InvalidInputError(
-            f"--arch {arch!r} cannot be pre-trained with {objective}{hint}",
-            f"use --arch {' or '.join(valid)}",
-        )
-    if size not in SIZES:
-        raise InvalidInputError(f"unknown --size {size!r}", f"use one of: {', '.join(SIZES)}")
-
-
-def _config(arch: str, size: Size, tokenizer: Any, max_positions: int) -> Any:
+def _config(arch: str, size: ScratchSize, tokenizer: Any, max_positions: int) -> Any:
     from transformers import BertConfig, DistilBertConfig, GPT2Config, LlamaConfig
 
     vocab = len(tokenizer)
@@ -126,13 +89,14 @@ def scratch_model(
         LlamaForCausalLM,
     )
 
-    check_arch(arch, size, OBJECTIVE.get(arch, "mlm"))
-    if OBJECTIVE[arch] == "mlm" and tokenizer.mask_token_id is None:
+    objective = SCRATCH_OBJECTIVE.get(arch, "mlm")
+    check_scratch_model(arch, size, objective)
+    if objective == "mlm" and tokenizer.mask_token_id is None:
         raise InvalidInputError(
             f"the tokenizer has no mask token, so a {arch} cannot be pre-trained with MLM",
             "add --train-tokenizer, or pass a BERT-family tokenizer (--tokenizer minilm)",
         )
-    if OBJECTIVE[arch] == "clm" and tokenizer.eos_token_id is None:
+    if objective == "clm" and tokenizer.eos_token_id is None:
         raise InvalidInputError(
             f"the tokenizer has no end-of-text token to separate documents for a {arch}",
             "add --train-tokenizer, or pass a GPT-family tokenizer (--tokenizer smollm2)",
@@ -144,8 +108,8 @@ def scratch_model(
         "llama": LlamaForCausalLM,
     }
     torch.manual_seed(seed)
-    model = classes[arch](_config(arch, SIZES[size], tokenizer, max_positions))
-    if OBJECTIVE[arch] == "clm":
+    model = classes[arch](_config(arch, SCRATCH_SIZES[size], tokenizer, max_positions))
+    if objective == "clm":
         model.generation_config.pad_token_id = tokenizer.eos_token_id
     return model.train()
 
