@@ -19,8 +19,8 @@ _API = {
     "mask_demo": "plmkit.pipelines.mask_demo",
     "pretrain_mlm": "plmkit.recipes.pretrain_mlm",
     "pretrain_clm": "plmkit.recipes.pretrain_clm",
-    "train_tokenizer": "plmkit.tokenizer_training",
-    "compare_finetuning": "plmkit.compare",
+    "train_tokenizer": "plmkit.lm.tokenizer_training",
+    "compare_finetuning": "plmkit.recipes.compare",
     "resolve": "plmkit.registry",
     "PlmError": "plmkit.errors",
 }

@@ -99,3 +99,7 @@ def remember(path: str | Path, key: str, value: Any) -> None:
     data = read_json(path)
     data[key] = value
     write_json_atomic(path, data)
+
+
+RESULTS_FILE = "plmkit.json"
+"""The provenance / results record in a model directory plmkit wrote (finetune, pretrain)."""

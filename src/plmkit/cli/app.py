@@ -537,18 +537,11 @@ def compare_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Fine-tune several starting models identically (e.g. minilm vs runs/mlm) side by side."""
-    from plmkit.compare import compare_finetuning
-
-    def show(event: dict) -> None:
-        if event["event"] == "arm":
-            typer.echo(f"[{event['index']}/{event['of']}] fine-tuning {event['model']}", err=True)
-        else:
-            console.finetune_event(event)
+    from plmkit.recipes.compare import compare_finetuning
 
     options = {"recipe": recipe, "epochs": epochs, "max_steps": max_steps}
-    result = compare_finetuning(
-        model, data=data, out=out, seed=seed, on_event=None if as_json else show, **options
-    )
+    show = None if as_json else console.compare_event
+    result = compare_finetuning(model, data=data, out=out, seed=seed, on_event=show, **options)
     if as_json:
         echo_json(json.loads(result.path.read_text()))
         return

@@ -9,62 +9,82 @@ from pathlib import Path
 
 import typer
 
+from plmkit.training.events import (
+    CheckpointSaved,
+    CompareArm,
+    DataSplits,
+    Evaluation,
+    Event,
+    HeldOutScores,
+    Setup,
+    Stage,
+    TrainEnd,
+    TrainLog,
+)
 
-def finetune_event(event: dict) -> None:
+
+def finetune_event(event: Event) -> None:
     """One stderr line per fine-tuning stage, logged step, evaluation and checkpoint."""
-    kind = event["event"]
-    if kind == "data":
-        sizes = ", ".join(f"{k} {event[k]}" for k in ("train", "validation", "test") if k in event)
-        typer.echo(f"data: {sizes}; labels {event['labels']}", err=True)
-    elif kind == "setup":
-        p = event["padding"]
+    if isinstance(event, DataSplits):
+        sizes = ", ".join(
+            f"{k} {event.sizes[k]}" for k in ("train", "validation", "test") if k in event.sizes
+        )
+        typer.echo(f"data: {sizes}; labels {event.labels}", err=True)
+    elif isinstance(event, Setup):
+        p = event.padding
         typer.echo(
-            f"{event['model']}, recipe {event['recipe']}: {event['dtype']}; max_length "
-            f"{event['max_length']}; padding {p['padding_share']:.1%} of "
+            f"{event.model}, recipe {event.recipe}: {event.dtype}; max_length "
+            f"{event.max_length}; padding {p['padding_share']:.1%} of "
             f"{p['padded_tokens']} tokens (padding all to {p['fixed_length']}: "
             f"{p['fixed_length_padding_share']:.1%}; waste avoided {p['waste_avoided']:.1%})",
             err=True,
         )
-    elif kind == "log":
+    elif isinstance(event, TrainLog):
         typer.echo(
-            f"  step {event['step']}/{event['max_steps']}  epoch {event['epoch']:.2f}  "
-            f"loss {event['loss']:.4f}  {event['samples_per_second']} samples/s",
+            f"  step {event.step}/{event.max_steps}  epoch {event.epoch:.2f}  "
+            f"loss {event.loss:.4f}  {event.samples_per_second} samples/s",
             err=True,
         )
-    elif kind == "evaluate" and "accuracy" in event:
+    elif isinstance(event, Evaluation) and "accuracy" in event.metrics:
         typer.echo(
-            f"  validation @ epoch {event['epoch']:.2f}: accuracy {event['accuracy']:.4f}  "
-            f"macro-F1 {event['macro_f1']:.4f}",
+            f"  validation @ epoch {event.epoch:.2f}: accuracy {event.metrics['accuracy']:.4f}  "
+            f"macro-F1 {event.metrics['macro_f1']:.4f}",
             err=True,
         )
-    elif kind == "end":
+    elif isinstance(event, TrainEnd):
         typer.echo(
-            f"  trained {event['step']} steps in {event['wall_seconds']} s: "
-            f"{event['samples_per_second']} samples/s",
+            f"  trained {event.step} steps in {event.wall_seconds} s: "
+            f"{event.samples_per_second} samples/s",
             err=True,
         )
 
 
-def pretrain_event(event: dict) -> None:
+def compare_event(event: Event) -> None:
+    """A header line before each arm of `plm compare`, then that arm's fine-tuning lines."""
+    if isinstance(event, CompareArm):
+        typer.echo(f"[{event.index}/{event.of}] fine-tuning {event.model}", err=True)
+    else:
+        finetune_event(event)
+
+
+def pretrain_event(event: Event) -> None:
     """One stderr line per pre-training stage, logged step, checkpoint and summary."""
-    kind = event["event"]
-    if kind == "stage":
-        typer.echo(f"[{event['stage']}]", err=True)
-    elif kind in ("before", "after"):
-        shown = {k: event[k] for k in ("loss", "accuracy", "perplexity") if k in event}
+    if isinstance(event, Stage):
+        typer.echo(f"[{event.stage}]", err=True)
+    elif isinstance(event, HeldOutScores):
+        scores = event.scores
+        shown = {k: scores[k] for k in ("loss", "accuracy", "perplexity") if k in scores}
         typer.echo("  " + ", ".join(f"held-out {k} {v:.4g}" for k, v in shown.items()), err=True)
-    elif kind == "log":
+    elif isinstance(event, TrainLog):
         typer.echo(
-            f"  step {event['step']}/{event['max_steps']}  loss {event['loss']:.4f}  "
-            f"lr {event['learning_rate'] or 0:.2e}  {event['samples_per_second']} blocks/s",
+            f"  step {event.step}/{event.max_steps}  loss {event.loss:.4f}  "
+            f"lr {event.learning_rate or 0:.2e}  {event.samples_per_second} blocks/s",
             err=True,
         )
-    elif kind == "save":
-        typer.echo(f"  checkpoint {event['checkpoint']}", err=True)
-    elif kind == "end":
-        typer.echo(
-            f"  trained {event['step']} steps, {event['tokens_per_second']} tokens/s", err=True
-        )
+    elif isinstance(event, CheckpointSaved):
+        typer.echo(f"  checkpoint {event.checkpoint}", err=True)
+    elif isinstance(event, TrainEnd):
+        typer.echo(f"  trained {event.step} steps, {event.tokens_per_second} tokens/s", err=True)
 
 
 def pretrain_summary(objective: str, results: dict, out: Path) -> None:

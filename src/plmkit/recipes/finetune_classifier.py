@@ -7,22 +7,13 @@ tokenize once, unpadded -> choose max_length from the data -> model with a fresh
 Trainer set up by `plmkit.training` (the recipe's batch size, schedule and dtype) with
 evaluation each epoch on the validation split, early stopping and the best checkpoint kept ->
 final validation and test metrics -> the model directory with `plmkit.json` (provenance,
-metrics, timing, padding). `prepare` stops before training (the benchmark reuses it).
-
-Recipes (`RECIPES`) fill the `FinetuneConfig` fields left at None:
-- default: dynamic padding to the batch's longest text, length-grouped batches, bf16 autocast
-  where the CPU has native bf16 (measured, never assumed), fused AdamW, warmup + linear decay.
-- reference: the tutorial's `Trainer` setup, for comparison: every text padded to 512 tokens,
-  batch 8, 1 epoch, fp32, plain AdamW, lr 5e-5, no warmup, random batches.
-- accurate: the embedded decoder (smollm2, 135M, 30 layers) fine-tuned as a classifier (its
-  last real token's state feeds the head), tied embeddings frozen, 2 epochs. Measured on
-  movie-snippets: test accuracy 0.900 against minilm's 0.851, in 25 min against 4 (README).
+metrics, timing, padding). `prepare` stops before training (the benchmark reuses it). The
+recipe's values for the config fields left at None come from `finetune_settings`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import logging
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -41,62 +32,11 @@ from plmkit.pipelines.classify import (
     tokenize_for_classifier,
     torch_forward,
 )
+from plmkit.recipes.finetune_settings import REFERENCE_LENGTH, recipe_settings
 from plmkit.registry import resolve
-
-log = logging.getLogger("plmkit")
+from plmkit.training.events import DataSplits, FinalMetrics, ModelSaved, OnEvent, Setup, ignore
 
 PAD_MULTIPLE = 8  # bf16 / fp32 GEMM kernels run best on multiples of 8
-REFERENCE_LENGTH = 512  # the tutorial pads every text to the model's 512
-
-# Recipe values for the FinetuneConfig fields left at None, and settings of their own.
-# default: picked on the movie-snippets validation split (see README's fine-tuning section).
-RECIPES: dict[str, dict[str, Any]] = {
-    "default": dict(
-        model="minilm",
-        epochs=3,
-        batch_size=32,
-        learning_rate=1e-4,
-        warmup_ratio=0.1,
-        weight_decay=0.01,
-        early_stopping_patience=1,
-        freeze_embeddings=False,
-        bf16=None,
-        pad_to=None,
-        group_by_length=True,
-        fused_adamw=True,
-        evaluate_each_epoch=True,
-    ),
-    "reference": dict(
-        model="minilm",
-        epochs=1,
-        batch_size=8,
-        learning_rate=5e-5,
-        warmup_ratio=0.0,
-        weight_decay=0.0,
-        early_stopping_patience=0,
-        freeze_embeddings=False,
-        bf16=False,
-        pad_to=REFERENCE_LENGTH,
-        group_by_length=False,
-        fused_adamw=False,
-        evaluate_each_epoch=False,
-    ),
-    "accurate": dict(
-        model="smollm2",
-        epochs=2,
-        batch_size=16,
-        learning_rate=3e-5,
-        warmup_ratio=0.1,
-        weight_decay=0.01,
-        early_stopping_patience=1,
-        freeze_embeddings=True,
-        bf16=None,
-        pad_to=None,
-        group_by_length=True,
-        fused_adamw=True,
-        evaluate_each_epoch=True,
-    ),
-}
 
 
 @dataclass
@@ -108,16 +48,6 @@ class FinetuneResult:
     @property
     def metrics(self) -> dict[str, Any]:
         return self.record["metrics"]
-
-
-def recipe_settings(config: FinetuneConfig) -> dict[str, Any]:
-    """The recipe's values, overridden by every FinetuneConfig field that is not None."""
-    settings = dict(RECIPES[config.recipe])
-    for key in list(settings):
-        value = getattr(config, key, None)
-        if value is not None:
-            settings[key] = value
-    return settings
 
 
 @dataclass
@@ -140,7 +70,7 @@ class Prepared:
 
 def prepare(
     config: FinetuneConfig,
-    on_event: Callable[[dict], None] | None = None,
+    on_event: OnEvent | None = None,
     callbacks: Sequence[Any] = (),
 ) -> Prepared:
     """Splits, tokenization, model and a Trainer set up by the recipe; nothing trained yet.
@@ -149,7 +79,7 @@ def prepare(
 
     config.validate()
     settings = recipe_settings(config)
-    emit = on_event or (lambda event: None)
+    emit = on_event or ignore
     spec = resolve(settings["model"])
     loading.model_dir(spec)  # a missing or uncached model fails before the data is read
     out = Path(config.out)
@@ -169,13 +99,7 @@ def prepare(
     train, validation, test = splits["train"], splits.get("validation"), splits.get("test")
     _check_train_split(train)
     label_names = train.label_names
-    emit(
-        {
-            "event": "data",
-            **{name: len(split) for name, split in splits.items()},
-            "labels": label_names,
-        }
-    )
+    emit(DataSplits(sizes={name: len(split) for name, split in splits.items()}, labels=label_names))
 
     # tokenize once, unpadded; the data decides max_length (the reference pads to 512)
     tokenizer = loading.load_tokenizer(spec)
@@ -212,15 +136,14 @@ def prepare(
         model.get_input_embeddings().weight.requires_grad_(False)
     bf16, dtype_reason = training.decide_bf16(settings["bf16"])
     emit(
-        {
-            "event": "setup",
-            "model": spec.name,
-            "recipe": config.recipe,
-            "dtype": dtype_reason,
-            "max_length": max_length,
-            "padding": padding,
-            "settings": settings,
-        }
+        Setup(
+            model=spec.name,
+            recipe=config.recipe,
+            dtype=dtype_reason,
+            max_length=max_length,
+            padding=padding,
+            settings=settings,
+        )
     )
 
     evaluate_each_epoch = settings["evaluate_each_epoch"] and validation is not None
@@ -296,16 +219,15 @@ def prepare(
     )
 
 
-def finetune(
-    config: FinetuneConfig, on_event: Callable[[dict], None] | None = None
-) -> FinetuneResult:
-    """Train, evaluate and save a classifier; progress goes to `on_event` as dicts."""
+def finetune(config: FinetuneConfig, on_event: OnEvent | None = None) -> FinetuneResult:
+    """Train, evaluate and save a classifier; progress goes to `on_event` as
+    `training.events` (DataSplits, Setup, the Trainer's, FinalMetrics, ModelSaved)."""
     run = prepare(config, on_event)
     settings, spec, trainer, progress = run.settings, run.spec, run.trainer, run.progress
     tokenizer, splits, eval_ids = run.tokenizer, run.splits, run.eval_ids
     train, validation, test = splits["train"], splits.get("validation"), splits.get("test")
     label_names = train.label_names
-    emit = on_event or (lambda event: None)
+    emit = on_event or ignore
     out = Path(config.out)
     checkpoint_dir = Path(trainer.args.output_dir)
     if not config.resume and checkpoint_dir.exists():
@@ -329,12 +251,7 @@ def finetune(
                 config.eval_batch_size,
             )
             metrics[name] = matrix.report(label_names)
-    emit(
-        {
-            "event": "metrics",
-            **{k: {m: v[m] for m in ("accuracy", "macro_f1")} for k, v in metrics.items()},
-        }
-    )
+    emit(FinalMetrics({k: {m: v[m] for m in ("accuracy", "macro_f1")} for k, v in metrics.items()}))
 
     record = training.run_record(
         seed=config.seed,
@@ -364,9 +281,7 @@ def finetune(
             "seconds": round(train_seconds, 2),
             "train_step_seconds": round(progress.seconds, 2),
             "samples_per_second": round(progress.samples_per_second, 2),
-            "real_tokens_per_second": round(progress.tokens / progress.seconds, 1)
-            if progress.seconds
-            else 0.0,
+            "real_tokens_per_second": round(progress.tokens_per_second, 1),
             "steps": trainer.state.global_step,
             "epochs": round(trainer.state.epoch or 0.0, 3),
             "train_loss": round(float(output.training_loss), 6),
@@ -384,7 +299,7 @@ def finetune(
     training.save_model_dir(model, tokenizer, out, record, extra)
     if not config.keep_checkpoints:
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
-    emit({"event": "saved", "out": str(out)})
+    emit(ModelSaved(out=str(out)))
     return FinetuneResult(out=out, record=record)
 
 

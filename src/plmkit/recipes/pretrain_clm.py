@@ -11,16 +11,16 @@ few continuations from it for the results JSON.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import replace
 
 from plmkit import loading
 from plmkit.config import GenerateConfig, PretrainConfig
-from plmkit.lm_metrics import perplexity
+from plmkit.lm.metrics import perplexity
 from plmkit.recipes import pretrain_common as common
 from plmkit.recipes.model_factory import parameter_count
 from plmkit.recipes.pretrain_common import PretrainResult
 from plmkit.training import AtomicTrainer, save_model_dir
+from plmkit.training.events import OnEvent, ScoresAfter, ScoresBefore, Stage, ignore
 
 PROBE_BACKEND = "torch-fp32"  # the saved model as `plm generate` loads it; no engine calibration
 SAMPLE = GenerateConfig(max_new_tokens=40, strategy="sample", temperature=0.8, top_k=40)
@@ -31,34 +31,32 @@ def default_probes(texts: list[str], n: int = 3, words: int = 3) -> list[str]:
     return [" ".join(t.split()[:words]) for t in texts if len(t.split()) > words][:n]
 
 
-def pretrain_clm(
-    config: PretrainConfig, on_event: Callable[[dict], None] | None = None
-) -> PretrainResult:
+def pretrain_clm(config: PretrainConfig, on_event: OnEvent | None = None) -> PretrainResult:
     """Pre-train (or continue pre-training) a decoder with CLM; see the module docstring.
 
-    `on_event` receives progress dicts: {"event": "stage", "stage": ...} for each phase, then
-    the Trainer's events (`training.ProgressCallback`).
+    `on_event` receives `training.events`: a `Stage` for each phase, `ScoresBefore`, the
+    Trainer's events (`training.ProgressCallback`), `ScoresAfter`.
     """
     from transformers import default_data_collator
 
-    emit = on_event or (lambda event: None)
+    emit = on_event or ignore
     start = common.begin(config, "clm", emit)
     split, tokenizer, bf16 = start.split, start.tokenizer, start.bf16
 
-    emit({"event": "stage", "stage": "loading the model"})
+    emit(Stage("loading the model"))
     if config.from_scratch:
         model = common.build_from_scratch(config, "clm", tokenizer)
     else:
         model = loading.load_for_clm_training(start.spec)
-    emit({"event": "stage", "stage": "packing the corpus"})
+    emit(Stage("packing the corpus"))
     positions = getattr(model.config, "max_position_embeddings", None) or model.config.n_positions
     corpus = common.pack(split, tokenizer, config, positions)
     held_out = corpus.held_out.input_ids  # (N, L)
 
-    emit({"event": "stage", "stage": "measuring held-out perplexity before training"})
+    emit(Stage("measuring held-out perplexity before training"))
     eval_batch = max(1, config.batch_size // 2)
     before = perplexity(model, held_out, batch_size=eval_batch, bf16=bf16)
-    emit({"event": "before", **before})
+    emit(ScoresBefore(before))
 
     training = common.run_trainer(
         AtomicTrainer,
@@ -72,9 +70,9 @@ def pretrain_clm(
         on_event=on_event,
     )
 
-    emit({"event": "stage", "stage": "measuring held-out perplexity after training"})
+    emit(Stage("measuring held-out perplexity after training"))
     after = perplexity(model, held_out, batch_size=eval_batch, bf16=bf16)
-    emit({"event": "after", **after})
+    emit(ScoresAfter(after))
     results = common.results_record(
         "clm",
         config,

@@ -16,7 +16,6 @@ import json
 import random
 import shutil
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -24,11 +23,11 @@ from typing import Any
 from plmkit import loading
 from plmkit.config import PretrainConfig
 from plmkit.errors import CheckpointError, DataError, InvalidInputError
-from plmkit.packing import PackedCorpus, pack_corpus
+from plmkit.lm.packing import PackedCorpus, pack_corpus
+from plmkit.paths import RESULTS_FILE, write_json_atomic
 from plmkit.recipes.model_factory import scratch_model
 from plmkit.registry import ModelSpec, resolve
 from plmkit.training import (
-    RESULTS_FILE,
     AtomicTrainer,
     ProgressCallback,
     checkpoints,
@@ -37,8 +36,8 @@ from plmkit.training import (
     run_record,
     total_steps,
     training_arguments,
-    write_json_atomic,
 )
+from plmkit.training.events import OnEvent, Stage
 
 DEFAULT_MODEL = {"mlm": "minilm", "clm": "smollm2"}
 RUN_FILE = "pretrain_run.json"
@@ -126,7 +125,7 @@ class Start:
     """time.perf_counter() when the run began, for its wall time."""
 
 
-def begin(config: PretrainConfig, objective: str, emit: Callable[[dict], None]) -> Start:
+def begin(config: PretrainConfig, objective: str, emit: OnEvent) -> Start:
     """Both recipes' first steps: validate, check --resume, pick the dtype, seed everything,
     split the corpus and choose the tokenizer."""
     from transformers import set_seed
@@ -136,7 +135,7 @@ def begin(config: PretrainConfig, objective: str, emit: Callable[[dict], None]) 
     resume_from = start_run(config, objective)
     bf16, dtype_reason = decide_bf16(config.bf16)
     set_seed(config.seed)
-    emit({"event": "stage", "stage": "reading the corpus"})
+    emit(Stage("reading the corpus"))
     split = split_texts(config)
     tokenizer, tokenizer_info = choose_tokenizer(config, objective, split.train, resume_from)
     return Start(
@@ -208,7 +207,7 @@ def choose_tokenizer(
         name = config.model or DEFAULT_MODEL[objective]
         return loading.load_tokenizer(name), {"source": name, "trained": False}
     if config.train_tokenizer:
-        from plmkit.tokenizer_training import kind_for_arch, train_tokenizer
+        from plmkit.lm.tokenizer_training import kind_for_arch, train_tokenizer
 
         kind = kind_for_arch(config.scratch_arch(objective))
         if resume_from is not None:  # the checkpoint holds the tokenizer the run started with
@@ -272,7 +271,7 @@ def corpus_record(split: TextSplit, corpus: Corpus) -> dict[str, Any]:
         "train_tokens": train.n_tokens,
         "dropped_tail_tokens": train.n_dropped_tokens,
         "separators": train.mode,
-        "padding_fraction": train.padding_fraction,
+        "padding_fraction": 0.0,  # packed blocks are full by construction
         "held_out_blocks": corpus.held_out.n_blocks,
         "cache": str(train.cache_path) if train.cache_path else None,
         "from_cache": train.from_cache,
@@ -289,7 +288,7 @@ def run_trainer(
     *,
     bf16: bool,
     resume_from: str | None,
-    on_event: Callable[[dict], None] | None,
+    on_event: OnEvent | None,
 ) -> dict[str, Any]:
     """Train with plmkit's shared Trainer plumbing; returns the training figures."""
     learning_rate = (
@@ -330,9 +329,7 @@ def run_trainer(
         "train_loss": round(output.training_loss, 4),
         "last_logged_loss": losses[-1] if losses else None,
         "seconds_in_steps": round(progress.seconds, 2),
-        "tokens_per_second": round(progress.tokens / progress.seconds, 1)
-        if progress.seconds
-        else None,
+        "tokens_per_second": round(progress.tokens_per_second, 1) if progress.seconds else None,
         "samples_per_second": round(progress.samples_per_second, 2),
         "tokens_trained": progress.tokens,
     }
@@ -368,4 +365,5 @@ def results_record(
 
 
 def write_results(out: str | Path, record: dict[str, Any]) -> Path:
+    """Write (or rewrite) `out/plmkit.json`."""
     return write_json_atomic(Path(out) / RESULTS_FILE, record)

@@ -8,13 +8,12 @@ same masks, save a model `plm fill-mask` and `plm finetune` can load.
 
 Masking is `MlmCollator`: 15% of non-special tokens picked, 80% [MASK] / 10% random / 10% kept,
 optionally whole words; the split it actually applied during training goes in the results.
-The loss is computed at the picked positions only (`lm_metrics.masked_logits`).
+The loss is computed at the picked positions only (`lm.metrics.masked_logits`).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 import torch.nn.functional as F
@@ -22,12 +21,13 @@ import torch.nn.functional as F
 from plmkit import loading
 from plmkit.config import PretrainConfig
 from plmkit.errors import InvalidInputError
-from plmkit.lm_metrics import masked_lm_metrics, masked_logits, pseudo_perplexity
-from plmkit.masking import MlmCollator
+from plmkit.lm.collator import MlmCollator
+from plmkit.lm.metrics import masked_lm_metrics, masked_logits, pseudo_perplexity
 from plmkit.recipes import pretrain_common as common
 from plmkit.recipes.model_factory import parameter_count
 from plmkit.recipes.pretrain_common import PretrainResult
 from plmkit.training import AtomicTrainer, save_model_dir
+from plmkit.training.events import OnEvent, ScoresAfter, ScoresBefore, Stage, ignore
 
 
 class MlmTrainer(AtomicTrainer):
@@ -84,15 +84,13 @@ def default_probes(texts: list[str], mask: str, n: int = 3) -> list[str]:
     return probes
 
 
-def pretrain_mlm(
-    config: PretrainConfig, on_event: Callable[[dict], None] | None = None
-) -> PretrainResult:
+def pretrain_mlm(config: PretrainConfig, on_event: OnEvent | None = None) -> PretrainResult:
     """Pre-train (or continue pre-training) an encoder with MLM; see the module docstring.
 
-    `on_event` receives progress dicts: {"event": "stage", "stage": ...} for each phase, then
-    the Trainer's events (`training.ProgressCallback`).
+    `on_event` receives `training.events`: a `Stage` for each phase, `ScoresBefore`, the
+    Trainer's events (`training.ProgressCallback`), `ScoresAfter`.
     """
-    emit = on_event or (lambda event: None)
+    emit = on_event or ignore
     if any("[MASK]" not in probe for probe in config.probes):
         raise InvalidInputError(
             "every --probe for mlm needs a [MASK] to fill", 'e.g. --probe "this movie was [MASK] ."'
@@ -100,18 +98,18 @@ def pretrain_mlm(
     start = common.begin(config, "mlm", emit)
     split, tokenizer, bf16 = start.split, start.tokenizer, start.bf16
 
-    emit({"event": "stage", "stage": "loading the model"})
+    emit(Stage("loading the model"))
     if config.from_scratch:
         model = common.build_from_scratch(config, "mlm", tokenizer)
         new_head = ["all weights (from scratch)"]
     else:
         model, new_head = loading.load_for_mlm_training(start.spec)
-    emit({"event": "stage", "stage": "packing the corpus"})
+    emit(Stage("packing the corpus"))
     corpus = common.pack(split, tokenizer, config, model.config.max_position_embeddings)
 
-    emit({"event": "stage", "stage": "scoring the held-out text before training"})
+    emit(Stage("scoring the held-out text before training"))
     before = evaluate_mlm(model, tokenizer, corpus, split.held_out, config, bf16)
-    emit({"event": "before", **before})
+    emit(ScoresBefore(before))
 
     collator = MlmCollator(
         tokenizer,
@@ -131,9 +129,9 @@ def pretrain_mlm(
         on_event=on_event,
     )
 
-    emit({"event": "stage", "stage": "scoring the held-out text after training"})
+    emit(Stage("scoring the held-out text after training"))
     after = evaluate_mlm(model, tokenizer, corpus, split.held_out, config, bf16)
-    emit({"event": "after", **after})
+    emit(ScoresAfter(after))
     results = common.results_record(
         "mlm",
         config,

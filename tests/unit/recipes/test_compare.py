@@ -1,4 +1,4 @@
-"""`plm compare`: fine-tune several starting models the same way; leakage check."""
+"""recipes/compare.py and `plm compare`: several starting models fine-tuned alike; leakage."""
 
 import json
 import random
@@ -8,15 +8,11 @@ from conftest import WORDS
 from typer.testing import CliRunner
 
 from plmkit.cli import app
-from plmkit.compare import compare_finetuning
 from plmkit.config import PretrainConfig
 from plmkit.errors import InvalidInputError
+from plmkit.recipes.compare import compare_finetuning
 from plmkit.recipes.pretrain_mlm import pretrain_mlm
-
-
-@pytest.fixture(autouse=True)
-def _own_cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("PLMKIT_CACHE", str(tmp_path_factory.getbasetemp() / "plmkit-cache"))
+from plmkit.training.events import CompareArm, ModelSaved
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +69,12 @@ def test_compare_fine_tunes_each_model_on_the_same_split(
         json.loads((arm.out / "plmkit.json").read_text())["data"]["hashes"] for arm in result.arms
     ]
     assert hashes[0] == hashes[1]  # the same train / validation / test rows
-    assert [e["index"] for e in events if e["event"] == "arm"] == [1, 2]
+    arms = [e for e in events if isinstance(e, CompareArm)]
+    assert [(e.index, e.of, e.model) for e in arms] == [
+        (1, 2, str(tiny_bert_dir)),
+        (2, 2, str(pretrained)),
+    ]
+    assert [e.out for e in events if isinstance(e, ModelSaved)] == [str(a.out) for a in result.arms]
 
 
 def test_compare_refuses_a_model_pre_trained_on_the_test_rows(pretrained, reviews, tmp_path):

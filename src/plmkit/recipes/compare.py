@@ -3,7 +3,7 @@ same way and put the results side by side.
 
     compare_finetuning(["minilm", "runs/mlm", "runs/bert-scratch"], data="movie-snippets")
 
-Every arm runs `recipes.finetune_classifier.finetune` with the same data, seed (hence the same
+Every arm runs `finetune_classifier.finetune` with the same data, seed (hence the same
 train / validation / test split and the same head initialisation), recipe and overrides; only
 the starting model differs. A starting model made by `plm pretrain` on the same data is
 checked for leakage: its held-out rows must be this split's validation + test rows (the same
@@ -12,16 +12,18 @@ seed), otherwise it was pre-trained on texts the comparison tests on and the run
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from plmkit.config import FinetuneConfig
 from plmkit.errors import InvalidInputError
+from plmkit.paths import RESULTS_FILE, read_json, write_json_atomic
+from plmkit.recipes.finetune_classifier import finetune
 from plmkit.registry import resolve
-from plmkit.training import RESULTS_FILE, run_record, write_json_atomic
+from plmkit.training import run_record
+from plmkit.training.events import CompareArm, OnEvent, ignore
 from plmkit.validation import require_texts
 
 
@@ -52,11 +54,7 @@ def _pretrain_record(model: str) -> dict[str, Any] | None:
     spec = resolve(model)
     if spec.source != "local":
         return None
-    path = Path(spec.locator) / RESULTS_FILE
-    try:
-        record = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
+    record = read_json(Path(spec.locator) / RESULTS_FILE)
     return record if str(record.get("task", "")).startswith("pretrain-") else None
 
 
@@ -92,18 +90,16 @@ def compare_finetuning(
     data: str = "movie-snippets",
     out: str | Path = "runs/compare",
     seed: int = 42,
-    on_event: Callable[[dict], None] | None = None,
+    on_event: OnEvent | None = None,
     **finetune_options: Any,
 ) -> Comparison:
     """Fine-tune each of `models` identically and compare; writes `out/compare.json`.
 
     `finetune_options` are `FinetuneConfig` fields (recipe, epochs, max_steps, ...) applied
-    to every arm. `on_event` gets {"event": "arm", "model", "index", "of"} before each arm,
-    then that arm's fine-tuning events.
+    to every arm. `on_event` gets a `CompareArm` event before each arm, then that arm's
+    fine-tuning events.
     """
-    from plmkit.config import FinetuneConfig
-    from plmkit.recipes.finetune_classifier import finetune
-
+    emit = on_event or ignore
     models = require_texts(models, "model")
     if len(set(models)) < len(models):
         raise InvalidInputError("the same model is given twice", "pass each --model once")
@@ -122,8 +118,7 @@ def compare_finetuning(
     ]
     comparison = Comparison(data=data, seed=seed)
     for index, config in enumerate(configs, 1):
-        if on_event is not None:
-            on_event({"event": "arm", "model": config.model, "index": index, "of": len(configs)})
+        emit(CompareArm(model=config.model, index=index, of=len(configs)))
         result = finetune(config, on_event=on_event)
         metrics, record = result.metrics, records[config.model]
         comparison.arms.append(

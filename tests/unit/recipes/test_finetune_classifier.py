@@ -9,7 +9,8 @@ import torch
 
 from plmkit.config import FinetuneConfig
 from plmkit.errors import CheckpointError, DataError, InvalidInputError
-from plmkit.recipes.finetune_classifier import RECIPES, finetune, recipe_settings
+from plmkit.recipes.finetune_classifier import finetune
+from plmkit.training import events
 
 
 def write_rows(path, labels=("positive", "negative"), positive_share=0.5):
@@ -47,6 +48,23 @@ def test_every_format_trains(tiny_bert_dir, tmp_path, suffix):
     result = finetune(_config(tiny_bert_dir, data, tmp_path / "out", max_steps=2))
     assert result.record["data"]["sizes"] == {"train": 76, "validation": 10, "test": 10}
     assert (tmp_path / "out" / "model.safetensors").is_file()
+
+
+def test_events_tell_the_run_in_order(tiny_bert_dir, sentiment_csv, tmp_path):
+    sent = []
+    result = finetune(
+        _config(tiny_bert_dir, sentiment_csv, tmp_path / "out", max_steps=2), on_event=sent.append
+    )
+    kinds = [type(e) for e in sent]
+    assert kinds[:3] == [events.DataSplits, events.Setup, events.TrainStart]
+    assert kinds[-3:] == [events.TrainEnd, events.FinalMetrics, events.ModelSaved]
+    data, setup = sent[0], sent[1]
+    assert data.sizes == result.record["data"]["sizes"] and data.labels == ["negative", "positive"]
+    assert setup.max_length == result.record["max_length"] and setup.recipe == "default"
+    assert setup.padding == result.record["padding"]
+    final = sent[-2].metrics
+    assert final["test"]["accuracy"] == result.metrics["test"]["accuracy"]
+    assert sent[-1].out == str(tmp_path / "out")
 
 
 def test_output_dir_has_model_labels_and_provenance(tiny_classifier_dir):
@@ -94,7 +112,7 @@ def test_resume_equals_uninterrupted(tiny_bert_dir, tmp_path):
     straight = finetune(_config(tiny_bert_dir, data, tmp_path / "a", epochs=2, batch_size=32))
 
     def crash_after_first_checkpoint(event):
-        if event["event"] == "save":
+        if isinstance(event, events.CheckpointSaved):
             raise KeyboardInterrupt("killed after the epoch-1 checkpoint")
 
     with pytest.raises(KeyboardInterrupt):
@@ -142,11 +160,6 @@ def test_reference_recipe_pads_to_the_model_limit(tiny_bert_dir, tmp_path):
     assert result.record["dtype"] == "fp32"
 
 
-def test_recipe_settings_take_explicit_values():
-    settings = recipe_settings(FinetuneConfig(recipe="reference", epochs=2))
-    assert settings["epochs"] == 2 and settings["batch_size"] == RECIPES["reference"]["batch_size"]
-
-
 def test_class_weights_auto_on_imbalanced_data(tiny_bert_dir, tmp_path):
     data = write_rows(tmp_path / "d.csv", positive_share=0.8)
     result = finetune(
@@ -188,9 +201,3 @@ def test_a_decoder_fine_tunes_as_a_classifier(tiny_llama_dir, sentiment_csv, tmp
     assert config["pad_token_id"] is not None
     predictions = classify(["great fun the movie .", "dull mess ."], str(result.out))
     assert [p.text for p in predictions] == ["great fun the movie .", "dull mess ."]
-
-
-def test_recipes_pick_their_model():
-    assert recipe_settings(FinetuneConfig())["model"] == "minilm"
-    assert recipe_settings(FinetuneConfig(recipe="accurate"))["model"] == "smollm2"
-    assert recipe_settings(FinetuneConfig(recipe="accurate", model="x"))["model"] == "x"

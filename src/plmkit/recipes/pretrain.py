@@ -1,0 +1,31 @@
+"""`pretrain(config, objective)`: the one entry point for both pre-training objectives.
+
+    result = pretrain(PretrainConfig(data="corpus.txt", out="runs/mlm"), "mlm")
+
+"mlm" runs `pretrain_mlm` (BERT's objective), "clm" `pretrain_clm` (GPT's); any other
+objective is an error before anything is read.
+"""
+
+from __future__ import annotations
+
+from plmkit.config import PretrainConfig
+from plmkit.errors import InvalidInputError
+from plmkit.recipes.pretrain_clm import pretrain_clm
+from plmkit.recipes.pretrain_common import PretrainResult
+from plmkit.recipes.pretrain_mlm import pretrain_mlm
+from plmkit.training.events import OnEvent
+
+RECIPES = {"mlm": pretrain_mlm, "clm": pretrain_clm}
+OBJECTIVES = tuple(RECIPES)
+
+
+def pretrain(
+    config: PretrainConfig, objective: str, on_event: OnEvent | None = None
+) -> PretrainResult:
+    """Pre-train with `objective` ("mlm" or "clm"); progress goes to `on_event` as
+    `training.events`."""
+    if objective not in RECIPES:
+        raise InvalidInputError(
+            f"unknown objective {objective!r}", f"use plm pretrain {' or '.join(OBJECTIVES)}"
+        )
+    return RECIPES[objective](config, on_event)
