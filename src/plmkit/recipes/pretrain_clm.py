@@ -19,6 +19,7 @@ from plmkit.lm.metrics import perplexity
 from plmkit.recipes import pretrain_common as common
 from plmkit.recipes.model_factory import parameter_count
 from plmkit.recipes.pretrain_common import PretrainResult
+from plmkit.recipes.pretrain_corpus import pack
 from plmkit.training import AtomicTrainer, save_model_dir
 from plmkit.training.events import OnEvent, ScoresAfter, ScoresBefore, Stage, ignore
 
@@ -50,7 +51,7 @@ def pretrain_clm(config: PretrainConfig, on_event: OnEvent | None = None) -> Pre
         model = loading.load_for_clm_training(start.spec)
     emit(Stage("packing the corpus"))
     positions = getattr(model.config, "max_position_embeddings", None) or model.config.n_positions
-    corpus = common.pack(split, tokenizer, config, positions)
+    corpus = pack(split, tokenizer, config, positions)
     held_out = corpus.held_out.input_ids  # (N, L)
 
     emit(Stage("measuring held-out perplexity before training"))

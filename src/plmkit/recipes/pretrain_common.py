@@ -1,31 +1,25 @@
-"""What MLM and CLM pre-training share: the held-out split, the tokenizer, the packed corpus,
-the Trainer run (through `plmkit.training`) and the results record.
+"""What MLM and CLM pre-training share around their own steps: the run's start (`--resume`
+checks, dtype, seed, the corpus split, the tokenizer), the Trainer run (through
+`plmkit.training`) and the results record. The corpus itself is `pretrain_corpus`.
 
-The held-out split. A labelled dataset (movie-snippets, a table with a label column) holds out
-exactly the validation and test rows `plm finetune` carves for the same seed, so a model
-pre-trained here and then fine-tuned has never seen the texts it is tested on; every other
-text of the corpus (movie-snippets' neutral sentences included) is trained on. Unlabelled text
-holds out a seeded `eval_fraction` of its documents. The tokenizer, when trained, sees only the
-training texts.
+The tokenizer, when trained, sees only the training texts of the split.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import random
 import shutil
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from plmkit import loading
 from plmkit.config import PretrainConfig
-from plmkit.errors import CheckpointError, DataError, InvalidInputError
-from plmkit.lm.packing import PackedCorpus, pack_corpus
+from plmkit.errors import CheckpointError
 from plmkit.paths import RESULTS_FILE, write_json_atomic
 from plmkit.recipes.model_factory import scratch_model
+from plmkit.recipes.pretrain_corpus import Corpus, TextSplit, corpus_record, split_texts
 from plmkit.registry import ModelSpec, resolve
 from plmkit.training import (
     AtomicTrainer,
@@ -69,23 +63,6 @@ class PretrainResult:
     """The saved model directory (also holds the checkpoints)."""
     results: dict[str, Any]
     """What was written to `out/plmkit.json`."""
-
-
-@dataclass
-class TextSplit:
-    train: list[str]
-    held_out: list[str]
-    held_out_from: str
-    """How the held-out texts were chosen, for the results JSON."""
-
-    def data_hash(self) -> str:
-        """sha256 of the training and held-out texts, in order."""
-        digest = hashlib.sha256()
-        for part in (self.train, self.held_out):
-            for text in part:
-                digest.update(text.encode("utf-8") + b"\n")
-            digest.update(b"\x00")
-        return digest.hexdigest()
 
 
 def start_run(config: PretrainConfig, objective: str) -> str | None:
@@ -161,44 +138,6 @@ def build_from_scratch(config: PretrainConfig, objective: str, tokenizer: Any) -
     )
 
 
-def split_texts(config: PretrainConfig) -> TextSplit:
-    """Training and held-out texts of `config.data` (see the module docstring)."""
-    from plmkit.data import load_dataset_splits, load_texts
-
-    texts = load_texts(config.data, config.text_column)
-    splits = None
-    if config.label_column:
-        try:
-            splits = load_dataset_splits(
-                config.data,
-                text_column=config.text_column,
-                label_column=config.label_column,
-                seed=config.seed,
-                drop_empty=True,
-            )
-        except DataError:  # .txt files, no label column, one class: no fine-tuning split
-            splits = None
-    if splits is not None and ("validation" in splits or "test" in splits):
-        held = [t for name in ("validation", "test") if name in splits for t in splits[name].texts]
-        held_set = set(held)
-        train = [t for t in texts if t not in held_set]
-        how = f"the validation + test rows `plm finetune` holds out (seed {config.seed})"
-    else:
-        order = list(range(len(texts)))
-        random.Random(config.seed).shuffle(order)
-        n_held = max(1, round(config.eval_fraction * len(texts)))
-        held_rows = set(order[:n_held])
-        held = [t for i, t in enumerate(texts) if i in held_rows]
-        train = [t for i, t in enumerate(texts) if i not in held_rows]
-        how = f"a random {config.eval_fraction:.0%} of the documents (seed {config.seed})"
-    if not train or not held:
-        raise DataError(
-            f"{config.data} has {len(texts)} documents: too few to hold some out for evaluation",
-            fix="add text (a few hundred sentences at least)",
-        )
-    return TextSplit(train=train, held_out=held, held_out_from=how)
-
-
 def choose_tokenizer(
     config: PretrainConfig, objective: str, train_texts: list[str], resume_from: str | None
 ) -> tuple[Any, dict[str, Any]]:
@@ -224,58 +163,6 @@ def choose_tokenizer(
 def max_positions(config: PretrainConfig) -> int:
     """Position embeddings of a from-scratch model: room for generation past one block."""
     return max(512, config.block_size)
-
-
-@dataclass
-class Corpus:
-    train: PackedCorpus
-    held_out: PackedCorpus
-    """At most `eval_blocks` blocks of the held-out texts."""
-
-
-def pack(split: TextSplit, tokenizer: Any, config: PretrainConfig, model_max_length: int) -> Corpus:
-    """Tokenize once, concatenate and cut both parts into blocks (cached by content hash)."""
-    if config.block_size > model_max_length:
-        raise InvalidInputError(
-            f"block_size {config.block_size} is longer than the model's {model_max_length} "
-            "positions",
-            f"use --block-size {min(model_max_length, 512)} or less",
-        )
-    train = pack_corpus(
-        split.train, tokenizer, config.block_size, show_progress=config.show_progress
-    )
-    try:
-        held = pack_corpus(split.held_out, tokenizer, config.block_size)
-    except InvalidInputError as error:
-        raise DataError(
-            f"the held-out text is shorter than one block of {config.block_size} tokens",
-            fix=f"use a smaller --block-size or more text ({error.message})",
-        ) from None
-    keep = min(held.n_blocks, config.eval_blocks)
-    held = replace(
-        held,
-        input_ids=held.input_ids[:keep],
-        special_tokens_mask=held.special_tokens_mask[:keep],
-    )
-    return Corpus(train=train, held_out=held)
-
-
-def corpus_record(split: TextSplit, corpus: Corpus) -> dict[str, Any]:
-    train = corpus.train
-    return {
-        "held_out_from": split.held_out_from,
-        "train_documents": train.n_docs,
-        "held_out_documents": len(split.held_out),
-        "block_size": train.block_size,
-        "train_blocks": train.n_blocks,
-        "train_tokens": train.n_tokens,
-        "dropped_tail_tokens": train.n_dropped_tokens,
-        "separators": train.mode,
-        "padding_fraction": 0.0,  # packed blocks are full by construction
-        "held_out_blocks": corpus.held_out.n_blocks,
-        "cache": str(train.cache_path) if train.cache_path else None,
-        "from_cache": train.from_cache,
-    }
 
 
 def run_trainer(

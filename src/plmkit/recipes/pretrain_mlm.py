@@ -26,6 +26,7 @@ from plmkit.lm.metrics import masked_lm_metrics, masked_logits, pseudo_perplexit
 from plmkit.recipes import pretrain_common as common
 from plmkit.recipes.model_factory import parameter_count
 from plmkit.recipes.pretrain_common import PretrainResult
+from plmkit.recipes.pretrain_corpus import Corpus, pack
 from plmkit.training import AtomicTrainer, save_model_dir
 from plmkit.training.events import OnEvent, ScoresAfter, ScoresBefore, Stage, ignore
 
@@ -44,7 +45,7 @@ class MlmTrainer(AtomicTrainer):
 def evaluate_mlm(
     model: Any,
     tokenizer: Any,
-    corpus: common.Corpus,
+    corpus: Corpus,
     texts: list[str],
     config: PretrainConfig,
     bf16: bool,
@@ -105,7 +106,7 @@ def pretrain_mlm(config: PretrainConfig, on_event: OnEvent | None = None) -> Pre
     else:
         model, new_head = loading.load_for_mlm_training(start.spec)
     emit(Stage("packing the corpus"))
-    corpus = common.pack(split, tokenizer, config, model.config.max_position_embeddings)
+    corpus = pack(split, tokenizer, config, model.config.max_position_embeddings)
 
     emit(Stage("scoring the held-out text before training"))
     before = evaluate_mlm(model, tokenizer, corpus, split.held_out, config, bf16)

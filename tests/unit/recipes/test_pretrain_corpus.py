@@ -1,11 +1,12 @@
-"""recipes/pretrain_common.py: the held-out split (no leakage into fine-tuning's test rows)."""
+"""recipes/pretrain_corpus.py: the held-out split (no leakage into fine-tuning's test rows),
+packed into full blocks."""
 
 from __future__ import annotations
 
 import json
 
 from plmkit.config import PretrainConfig
-from plmkit.recipes.pretrain_common import split_texts
+from plmkit.recipes.pretrain_corpus import corpus_record, pack, split_texts
 
 
 def test_labelled_data_holds_out_the_finetune_validation_and_test_rows(tmp_path):
@@ -33,3 +34,18 @@ def test_unlabelled_text_holds_out_a_seeded_share(corpus_file):
     assert split_texts(PretrainConfig(**{**vars(config), "seed": 4})).held_out != split.held_out
     assert "random 10%" in split.held_out_from
     assert split.data_hash() == split_texts(config).data_hash()
+
+
+def test_pack_cuts_both_parts_into_full_blocks_and_caps_the_held_out(tiny_bert_dir, corpus_file):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_bert_dir)
+    config = PretrainConfig(
+        data=str(corpus_file), block_size=16, eval_blocks=3, show_progress=False
+    )
+    split = split_texts(config)
+    corpus = pack(split, tokenizer, config, model_max_length=128)
+    assert corpus.train.input_ids.shape[1] == 16 and corpus.held_out.n_blocks == 3
+    record = corpus_record(split, corpus)
+    assert record["train_documents"] == len(split.train) and record["held_out_blocks"] == 3
+    assert record["train_blocks"] == corpus.train.n_blocks and record["padding_fraction"] == 0.0
