@@ -3,8 +3,9 @@
 - `finetune_classifier.finetune(FinetuneConfig)`: a pre-trained encoder -> a text classifier
   (its recipes' values in `finetune_settings`).
 - `pretrain.pretrain(PretrainConfig, objective)`: masked (`pretrain_mlm`) or causal
-  (`pretrain_clm`) language-model pre-training; `pretrain_common` holds what they share and
-  `model_factory` builds the from-scratch models.
+  (`pretrain_clm`) language-model pre-training; `pretrain_common` holds what they share,
+  `pretrain_corpus` the held-out split and packed blocks, `model_factory` the from-scratch
+  models.
 - `compare.compare_finetuning(models, ...)`: fine-tune several starting points identically.
 
 They share `plmkit.training` (TrainingArguments defaults, atomic checkpoints, resume, progress,
