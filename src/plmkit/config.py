@@ -116,8 +116,9 @@ class PretrainConfig:
     data: str = "movie-snippets"
     """Corpus: .txt files (a document a line, or blank-line paragraphs), a glob, the text column
     of a CSV/JSONL/parquet file or hub dataset, or the built-in movie-snippets."""
-    out: str = "runs/pretrain"
-    """Output directory: the final model, checkpoints, results JSON (plmkit.json)."""
+    out: str | None = None
+    """Output directory: the final model, checkpoints, results JSON (plmkit.json); default
+    runs/mlm or runs/clm, after the objective."""
     model: str | None = None
     """Model to continue pre-training (alias, hub id, directory); default minilm for mlm,
     smollm2 for clm. Not used with from_scratch."""
@@ -182,7 +183,9 @@ class PretrainConfig:
         return self.arch or ("bert" if objective == "mlm" else "gpt2")
 
     def validate(self, objective: str) -> PretrainConfig:
-        """Check every field for `objective` ("mlm" or "clm"); returns self."""
+        """Check every field for `objective` ("mlm" or "clm") and fill in the defaults that
+        depend on it (`out`); returns self."""
+        self.out = self.out or f"runs/{objective}"
         if self.from_scratch:
             check_scratch_model(self.scratch_arch(objective), self.size, objective)
         elif self.train_tokenizer:

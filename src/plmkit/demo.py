@@ -33,7 +33,13 @@ def run_demo(
     out_dir: str = "runs/demo-sentiment",
 ) -> dict:
     """Run the walkthrough; returns the key numbers it printed."""
+    from plmkit.errors import InvalidInputError
     from plmkit.pipelines.encode import encode
+
+    if finetune_steps < 0:
+        raise InvalidInputError(
+            f"--finetune-steps must be >= 0, got {finetune_steps}", "pass 0 to skip part 4"
+        )
     from plmkit.pipelines.generate import generate
     from plmkit.pipelines.mask_demo import mask_demo
     from plmkit.pipelines.tokenize import tokenize

@@ -22,10 +22,10 @@ import torch.nn.functional as F
 
 from plmkit import loading
 from plmkit.bench.measure import Row
-from plmkit.bench.scenarios import BenchOptions
-from plmkit.lm_metrics import masked_logits
-from plmkit.masking import MlmCollator
-from plmkit.packing import pack_corpus, padded_baseline_stats
+from plmkit.bench.options import BenchOptions
+from plmkit.lm.collator import MlmCollator
+from plmkit.lm.metrics import masked_logits
+from plmkit.lm.packing import pack_corpus, padded_baseline_stats
 
 ARMS = ("packed", "padded per line", "dynamic padding")
 

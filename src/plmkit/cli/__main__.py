@@ -1,5 +1,5 @@
 """`python -m plmkit.cli`: the same as the `plm` script."""
 
-from plmkit.cli.app import main
+from plmkit.cli import main
 
 main()

@@ -8,12 +8,10 @@ from typing import Annotated
 
 import typer
 
+from plmkit.backends.registry import DECODER_BACKENDS, ENCODER_BACKENDS
 from plmkit.cli.base import ENCODE, GENERATE, JsonOpt, ModelOpt, command, echo_json
 from plmkit.cli.options import Flag, config_options
 from plmkit.config import GenerateConfig
-
-ENCODER_BACKENDS = "auto, torch-fp32, torch-bf16, torch-int8, onnx-fp32, onnx-int8"
-DECODER_BACKENDS = "auto, torch-fp32, torch-bf16, ct2-int8, llama-cpp, llama-cpp-q8, llama-cpp-bf16"
 
 
 @command("tokenize", ENCODE)
@@ -74,7 +72,7 @@ def encode_cmd(
     batch_size: int = 32,
     out: Annotated[Path | None, typer.Option(help="write embeddings to .npy or .jsonl")] = None,
     as_json: JsonOpt = False,
-    backend: Annotated[str, typer.Option(help=ENCODER_BACKENDS)] = "auto",
+    backend: Annotated[str, typer.Option(help=", ".join(ENCODER_BACKENDS))] = "auto",
 ) -> None:
     """Token states and pooled sentence embeddings (shapes shown)."""
     from plmkit.inputs import gather_texts
@@ -174,7 +172,7 @@ def generate_cmd(
     ),
     stream: Annotated[bool, typer.Option(help="print tokens as they come")] = True,
     as_json: JsonOpt = False,
-    backend: Annotated[str, typer.Option(help=DECODER_BACKENDS)] = "auto",
+    backend: Annotated[str, typer.Option(help=", ".join(DECODER_BACKENDS))] = "auto",
     *,
     config: GenerateConfig,
 ) -> None:

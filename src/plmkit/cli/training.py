@@ -12,13 +12,13 @@ from typing import Annotated
 
 import typer
 
+from plmkit.backends.registry import ENCODER_BACKENDS
 from plmkit.cli import console
 from plmkit.cli.base import CLASSIFY, PRETRAIN, JsonOpt, command, echo_json
 from plmkit.cli.options import Flag, config_options
 from plmkit.config import FinetuneConfig, PretrainConfig
 
-CLASSIFIER_BACKENDS = "auto, torch-fp32, torch-bf16, torch-int8, onnx-fp32, onnx-int8"
-ClassifierBackendOpt = Annotated[str, typer.Option(help=CLASSIFIER_BACKENDS)]
+ClassifierBackendOpt = Annotated[str, typer.Option(help=", ".join(ENCODER_BACKENDS))]
 MODEL = Flag(("--model", "-m"))
 BF16 = Flag(("--bf16/--fp32",))
 
