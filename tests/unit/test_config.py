@@ -19,7 +19,8 @@ def test_defaults_are_valid():
     assert GenerateConfig().validate() == GenerateConfig()
     assert FinetuneConfig().validate() == FinetuneConfig()
     for objective in ("mlm", "clm"):
-        assert PretrainConfig().validate(objective) == PretrainConfig()
+        assert PretrainConfig().validate(objective) == PretrainConfig(out=f"runs/{objective}")
+        assert PretrainConfig(out="x").validate(objective).out == "x"
         assert PretrainConfig(from_scratch=True, train_tokenizer=True).validate(objective)
 
 
