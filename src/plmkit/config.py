@@ -1,4 +1,6 @@
-"""Dataclass configs with documented fields; the CLI options and YAML configs mirror them.
+"""Dataclass configs with documented fields: the one place an option is declared. The CLI
+generates `plm finetune` / `plm pretrain` / `plm generate` options from these fields, their
+defaults and docstrings (`plmkit.cli.options`).
 
 Each config validates itself (`validate()`), so the CLI, the Python API and the server
 reject bad values with the same one-line error.
