@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from plmkit import backends, loading
 from plmkit.config import GenerateConfig
 from plmkit.errors import InvalidInputError, WrongModelKindError
+from plmkit.pipelines.checks import require_kind
 from plmkit.validation import require_messages, require_texts
 
 if TYPE_CHECKING:
@@ -208,6 +209,7 @@ def generate(
             "streaming is not possible with beam search (beams change until the end)",
             "use --no-stream with --strategy beam, or greedy/sample",
         )
+    require_kind(model, "decoder", "generate")  # before auto measures decoder backends
     tokenizer = loading.cached("tokenizer", model)
     engine = _engine(model, backend, config)
     ids, kwargs = preprocess(prompt, tokenizer, config)
