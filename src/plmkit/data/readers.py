@@ -56,6 +56,15 @@ def read_table(
     path: Path, text_column: str, label_column: str | None, drop_empty: bool
 ) -> tuple[list[str], list[int | str] | None]:
     """The texts and raw labels (None without `label_column`) of a table file."""
+    frame, lines, unit = read_frame(path)
+    check_columns(str(path), [str(c) for c in frame.columns], text_column, label_column)
+    raw = frame[label_column].tolist() if label_column else None
+    return check_rows(str(path), frame[text_column].tolist(), raw, lines, unit, drop_empty)
+
+
+def read_frame(path: Path) -> tuple[Any, Sequence[int], str]:
+    """Every column of a table file as a pandas DataFrame (CSV / TSV cells as text, as
+    written), the line (or record, or row) number of each row, and that unit's name."""
     import pandas as pd
 
     kind = TABLE_FORMATS[path.suffix.lower()]
@@ -74,9 +83,7 @@ def read_table(
             lines, unit = range(2, len(frame) + 2), "line"
     except ValueError as error:  # pandas / pyarrow parse errors, an empty file
         raise DataError(f"cannot read {path}: {error}", fix="check the file's format") from error
-    check_columns(str(path), [str(c) for c in frame.columns], text_column, label_column)
-    raw = frame[label_column].tolist() if label_column else None
-    return check_rows(str(path), frame[text_column].tolist(), raw, lines, unit, drop_empty)
+    return frame, lines, unit
 
 
 def read_txt(path: Path, documents: str) -> list[str]:
