@@ -44,7 +44,7 @@ from plmkit.data.load import (
 )
 from plmkit.data.readers import TABLE_FORMATS
 from plmkit.data.splits import SPLITS
-from plmkit.data.texts import gather_texts, read_text_file, read_utf8
+from plmkit.data.texts import gather_texts, read_text_file, read_utf8, read_utf8_stream
 
 __all__ = [
     "BUILTIN_DATASETS",
@@ -67,5 +67,6 @@ __all__ = [
     "movie_snippets_path",
     "read_text_file",
     "read_utf8",
+    "read_utf8_stream",
     "source_kind",
 ]

@@ -3,6 +3,8 @@ gather_texts, and the same errors through `plm encode --file`."""
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from typer.testing import CliRunner
 
@@ -71,6 +73,18 @@ def test_gather_texts_puts_arguments_before_the_file(tmp_path):
         gather_texts(None, None)
     with pytest.raises(InvalidInputError, match="empty text"):
         gather_texts(["fine", " "], None)
+
+
+def test_a_stream_is_read_a_text_a_line_with_the_same_utf8_check():
+    assert gather_texts(["arg"], io.StringIO("one\n\n two \n")) == ["arg", "one", "two"]
+    stdin = io.TextIOWrapper(io.BytesIO(b"\xef\xbb\xbfcaf\xc3\xa9\n"), encoding="latin-1")
+    assert gather_texts(None, stdin) == ["café"]  # the bytes are decoded, not the wrapper
+    with pytest.raises(DataError) as info:
+        gather_texts(None, io.TextIOWrapper(io.BytesIO(LATIN1)))
+    assert info.value.message == "stdin is not UTF-8: byte 0xe9 at offset 14 (line 2)"
+    assert "iconv" in info.value.fix
+    with pytest.raises(InvalidInputError, match="stdin has no text"):
+        gather_texts(None, io.StringIO("\n"))
 
 
 runner = CliRunner()
