@@ -164,3 +164,14 @@ def test_load_texts_from_txt_tables_and_globs(tmp_path):
     (tmp_path / "blank.txt").write_text("\n\n")
     with pytest.raises(DataError, match="holds no text"):
         data.load_texts(str(tmp_path / "blank.txt"))
+
+
+def test_read_frame_keeps_every_column_as_written_and_the_line_numbers(tmp_path):
+    from plmkit.data.readers import read_frame
+
+    path = tmp_path / "d.csv"
+    path.write_text("id,text,label\n007,a,pos\n8,b,\n", encoding="utf-8")
+    frame, lines, unit = read_frame(path)
+    assert list(frame.columns) == ["id", "text", "label"]
+    assert frame["id"].tolist() == ["007", "8"] and frame["label"].tolist() == ["pos", ""]
+    assert list(lines) == [2, 3] and unit == "line"
