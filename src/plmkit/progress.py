@@ -13,6 +13,9 @@ def progress(items: Iterable[T], description: str, enabled: bool = True) -> Iter
     if not enabled:
         yield from items
         return
+    from rich.console import Console
     from rich.progress import track
 
-    yield from track(items, description=description, transient=True)
+    # rich's default console is stdout, where a transient bar leaves a blank line
+    console = Console(stderr=True)
+    yield from track(items, description=description, transient=True, console=console)

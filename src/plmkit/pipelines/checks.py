@@ -3,9 +3,11 @@ is the model the kind the command needs? They read config.json only (no transfor
 no torch: `loading.config_values`), so a wrong model fails in milliseconds, in one line.
 
 A config.json written by `save_pretrained` names its architectures (`BertModel`,
-`GPT2LMHeadModel`, `BertForSequenceClassification`...); what the name declares decides.
-A config that declares nothing certain is left to `loading.require_kind`, which asks
-transformers (and imports torch: about a second).
+`GPT2LMHeadModel`, `BertForSequenceClassification`...). A causal-LM or masked-LM head
+decides the kind. A bare `BertModel` / `GPT2Model` or a classifier head says nothing
+certain: an encoder command lets it through (the loader still checks, so minilm-like
+directories start without torch), and a decoder command asks `loading.require_kind`,
+which imports transformers (about a second) but measures nothing.
 """
 
 from __future__ import annotations
@@ -19,8 +21,6 @@ from plmkit.registry import Kind, resolve
 
 DECODER_HEADS = ("ForCausalLM", "LMHeadModel")
 ENCODER_HEADS = ("ForMaskedLM",)
-"""A bare `BertModel` / `GPT2Model` or a `...ForSequenceClassification` (encoder or decoder)
-says nothing certain: transformers decides those."""
 CLASSIFIER_HEAD = "ForSequenceClassification"
 
 
@@ -39,6 +39,8 @@ def require_kind(model: str, kind: Kind, command: str) -> None:
     spec = resolve(model)
     if spec.kind is None:
         spec = replace(spec, kind=declared_kind(loading.config_values(spec)))
+        if spec.kind is None and kind == "encoder":
+            return
     loading.require_kind(spec, kind, command)  # no config load when the kind is known
 
 

@@ -3,11 +3,15 @@
 classify: preprocess (tokenize once, unpadded, cut at the model's limit) -> _forward
 (length-sorted padded batches through `batching.map_padded`, softmax per batch) ->
 postprocess (label and probabilities per text, in input order). `classify_file` reads and
-writes through `predictions`; `predict` is `plm predict` (texts or a file). evaluate runs
-the same preprocess, then streams: each batch (`batching.padded_batches`) updates a
-confusion matrix and is dropped, so memory stays flat in dataset size; Trainer's own
-predict is not used (in transformers 5.24 it returns length-grouped predictions out of
-dataset order).
+writes through `predictions` (every input column kept); `predict` is `plm predict` (texts
+or a file). evaluate runs the same preprocess, then streams: each batch
+(`batching.padded_batches`) updates a confusion matrix and is dropped, so memory stays flat
+in dataset size; Trainer's own predict is not used (in transformers 5.24 it returns
+length-grouped predictions out of dataset order).
+
+Input is validated before any weights load and before `auto` measures backends: the model
+is a classifier (its config.json, `checks.require_classifier`), the file, its columns and
+labels are readable; only then is the model loaded.
 
 `forward` is any `(input_ids (B, T), attention_mask (B, T)) -> logits (B, K)` numpy function:
 `torch_forward(model)` for a model in memory (the training loop's evaluation), or an engine
@@ -19,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -27,10 +31,11 @@ from plmkit.batching import map_padded, padded_batches
 from plmkit.errors import InvalidInputError
 from plmkit.metrics import ConfusionMatrix
 from plmkit.paths import RESULTS_FILE, read_json
+from plmkit.pipelines.checks import require_classifier
 from plmkit.pipelines.predictions import (
     Prediction,
     check_predictions_path,
-    read_texts,
+    read_rows,
     write_predictions,
 )
 from plmkit.validation import require_positive, require_texts
@@ -160,6 +165,7 @@ def classify(
     memory, fp32: what evaluation during training uses)."""
     texts = require_texts(texts)
     require_positive(batch_size, "batch_size")
+    require_classifier(model, "predict")
     clf = _load(model, backend)
     ids = preprocess(texts, clf)
     probabilities = _forward(clf, ids, batch_size, show_progress)
@@ -200,24 +206,27 @@ def postprocess(
 
 
 def classify_file(
-    path: str | Path,
+    path: str | Path | TextIO,
     model: str,
-    out: str | Path,
+    out: str | Path | TextIO | None,
     *,
     text_column: str = "text",
     batch_size: int = 64,
     backend: str = "auto",
     show_progress: bool = False,
 ) -> list[Prediction]:
-    """Classify the `text_column` of a CSV / TSV / JSONL / parquet file (or a .txt, a text a
-    line); write `out` (.csv, .tsv or .jsonl) with label, score and p_<label> columns, one row
-    per input row, in order (an empty text is an error naming its line, not a dropped row)."""
-    out = check_predictions_path(out)
-    texts = read_texts(path, text_column)
+    """Classify the `text_column` of a CSV / TSV / JSONL / parquet file (or a .txt or a text
+    stream, a text a line) and write `out` (.csv, .tsv, .jsonl, .parquet, or a text stream;
+    None: nothing written): every input column, in order and unchanged, then pred_label,
+    pred_score and p_<label> columns (`predictions`), one row per input row (an empty text
+    is an error naming its line, not a dropped row), read before the model loads."""
+    out = check_predictions_path(out) if isinstance(out, (str, Path)) else out
+    rows = read_rows(path, text_column)
     predictions = classify(
-        texts, model, batch_size=batch_size, backend=backend, show_progress=show_progress
+        rows.texts, model, batch_size=batch_size, backend=backend, show_progress=show_progress
     )
-    write_predictions(predictions, out)
+    if out is not None:
+        write_predictions(predictions, out, rows)
     return predictions
 
 
@@ -225,22 +234,20 @@ def predict(
     model: str,
     texts: Sequence[str] | None = None,
     *,
-    file: str | Path | None = None,
-    out: str | Path | None = None,
+    file: str | Path | TextIO | None = None,
+    out: str | Path | TextIO | None = None,
     text_column: str = "text",
     batch_size: int = 64,
     backend: str = "auto",
     show_progress: bool = False,
 ) -> list[Prediction]:
-    """`plm predict`: classify `texts`, or the `file` into `out` (`classify_file`); with
-    texts, `out` (optional) receives the predictions too."""
+    """`plm predict`: classify `texts`, or the `file` (`classify_file`); `out` (a path or a
+    text stream, optional) receives the rows with their predictions."""
     if file is not None and texts:
         raise InvalidInputError("both texts and --file given", "pass texts or --file, not both")
     if file is None and out is not None and not texts:
         raise InvalidInputError("--out without --file or texts", "pass --file in.csv")
     if file is not None:
-        if out is None:
-            raise InvalidInputError("--file needs --out", "pass --out predictions.csv")
         return classify_file(
             file,
             model,
@@ -250,7 +257,7 @@ def predict(
             backend=backend,
             show_progress=show_progress,
         )
-    out = check_predictions_path(out) if out is not None else None
+    out = check_predictions_path(out) if isinstance(out, (str, Path)) else out
     predictions = classify(
         texts or [], model, batch_size=batch_size, backend=backend, show_progress=show_progress
     )
@@ -278,16 +285,16 @@ def evaluate(
     with, read from its plmkit.json), all (every row, the default for local files), or a hub
     split string. Columns and seed default to what the model was trained with.
     """
-    from plmkit.data import _kind, load_split
+    from plmkit.data import load_split, source_kind
 
     require_positive(batch_size, "batch_size")
+    label_names = require_classifier(model, "evaluate")
     trained = _training_data(model)
     same_data = trained.get("source") == data
     text_column = text_column or (trained.get("text_column") if same_data else None) or "text"
     label_column = label_column or (trained.get("label_column") if same_data else None) or "label"
     if split is None:
-        split = "test" if _kind(data) == "hub" else "all"
-    clf = _load(model, backend)
+        split = "test" if source_kind(data) == "hub" else "all"
     dataset = load_split(
         data,
         split,
@@ -296,8 +303,9 @@ def evaluate(
         seed=seed if seed is not None else trained.get("seed", 42),
         test_size=trained.get("test_size", 0.1),
         validation_size=trained.get("validation_size", 0.1),
-        label_names=clf.label_names,
+        label_names=label_names,
     )
+    clf = _load(model, backend)  # the data is read and its labels matched: now the model
     matrix = stream_confusion(
         clf.forward,
         clf.tokenizer,

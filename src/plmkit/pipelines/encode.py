@@ -12,13 +12,14 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
 from plmkit import backends, loading
 from plmkit.batching import map_padded
 from plmkit.errors import InvalidInputError
+from plmkit.pipelines.checks import require_kind
 from plmkit.pooling import POOLINGS, default_pooling, pool
 from plmkit.validation import require_positive, require_texts
 
@@ -68,6 +69,7 @@ def encode(
         raise InvalidInputError(
             f"unknown pooling '{pooling}'", f"use one of: {', '.join(POOLINGS)}"
         )
+    require_kind(model, "encoder", "encode")  # before auto measures encoder backends
     tokenizer = loading.cached("tokenizer", model)
     encoder = backends.load_encoder_backend(model, "embed", backend)
     ckpt_pooling, ckpt_normalize = default_pooling(loading.model_dir(model))
@@ -134,20 +136,36 @@ def postprocess(
     )
 
 
-def save_embeddings(result: EncodeResult, texts: Sequence[str], path: str | Path) -> Path:
-    """Write embeddings as .npy (N, H) float32 or .jsonl ({"text", "embedding"} a line)."""
+def check_embeddings_path(path: str | Path) -> Path:
+    """`path` as a Path, refused before any work when embeddings cannot be written there."""
     path = Path(path)
     if path.suffix not in {".npy", ".jsonl"}:
         raise InvalidInputError(
             f"cannot write embeddings to '{path.name}'",
-            "use an --out path ending in .npy or .jsonl",
+            "use an --out path ending in .npy or .jsonl (or - for JSONL on stdout)",
         )
+    return path
+
+
+def save_embeddings(
+    result: EncodeResult, texts: Sequence[str], path: str | Path | TextIO
+) -> Path | TextIO:
+    """Write embeddings as .npy (N, H) float32 or JSONL ({"text", "embedding"} a line) to
+    a .jsonl file or a text stream (stdout)."""
+    if not isinstance(path, (str, Path)):
+        _write_jsonl(result, texts, path)
+        return path
+    path = check_embeddings_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".npy":
         np.save(path, result.embeddings.astype(np.float32), allow_pickle=False)
     else:
         with path.open("w", encoding="utf-8") as handle:
-            for text, vector in zip(texts, result.embeddings, strict=True):
-                row = {"text": text, "embedding": [round(float(v), 6) for v in vector]}
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            _write_jsonl(result, texts, handle)
     return path
+
+
+def _write_jsonl(result: EncodeResult, texts: Sequence[str], handle: TextIO) -> None:
+    for text, vector in zip(texts, result.embeddings, strict=True):
+        row = {"text": text, "embedding": [round(float(v), 6) for v in vector]}
+        handle.write(json.dumps(row, ensure_ascii=False) + "\n")

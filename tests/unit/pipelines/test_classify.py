@@ -52,8 +52,10 @@ def test_classify_file_writes_csv_in_order(tiny_classifier_dir, sentiment_csv, t
         rows = list(csv.DictReader(handle))
     with sentiment_csv.open() as handle:
         source = list(csv.DictReader(handle))
-    assert [r["text"] for r in rows] == [r["text"] for r in source]
-    assert set(rows[0]) == {"text", "label", "score", "p_negative", "p_positive"}
+    assert [{"text": r["text"], "label": r["label"]} for r in rows] == source  # gold kept
+    assert list(rows[0]) == ["text", "label", "pred_label", "pred_score", "p_negative",
+                             "p_positive"]  # fmt: skip
+    assert [r["pred_label"] for r in rows] == [p.label for p in predictions]
     assert len(predictions) == len(source)
     with pytest.raises(InvalidInputError, match="cannot write"):
         classify_file(sentiment_csv, str(tiny_classifier_dir), tmp_path / "p.xlsx")
@@ -82,9 +84,35 @@ def test_evaluate_matches_label_names_and_rejects_unknown(tiny_classifier_dir, t
         evaluate(str(tiny_classifier_dir), str(unknown))
 
 
-def test_a_model_without_a_head_is_refused(tiny_bert_dir):
-    with pytest.raises(WrongModelKindError):
-        classify(["good"], str(tiny_bert_dir))
+def test_a_model_without_a_head_is_refused_before_loading(
+    tiny_bert_dir, tiny_gpt2_dir, monkeypatch
+):
+    def never(*args, **kwargs):
+        raise AssertionError("a model was loaded")
+
+    monkeypatch.setattr("plmkit.loading.load_classifier", never)
+    monkeypatch.setattr("plmkit.backends.load_encoder_backend", never)
+    for model in (tiny_bert_dir, tiny_gpt2_dir):
+        with pytest.raises(WrongModelKindError, match="is not a fine-tuned classifier"):
+            classify(["good"], str(model))
+        with pytest.raises(WrongModelKindError) as error:
+            evaluate(str(model), "movie-snippets")
+        assert "then plm evaluate runs/sentiment" in error.value.fix  # the model is an argument
+
+
+def test_evaluate_checks_the_data_before_loading_the_model(
+    tiny_classifier_dir, sentiment_csv, monkeypatch
+):
+    def never(*args, **kwargs):
+        raise AssertionError("a model was loaded")
+
+    monkeypatch.setattr("plmkit.loading.load_classifier", never)
+    monkeypatch.setattr("plmkit.backends.load_encoder_backend", never)
+    model = str(tiny_classifier_dir)
+    with pytest.raises(DataError, match="no column 'review'"):
+        evaluate(model, str(sentiment_csv), text_column="review")
+    with pytest.raises(DataError, match="no column 'stars'"):
+        evaluate(model, str(sentiment_csv), label_column="stars", backend="auto")
 
 
 def test_empty_text_is_refused(tiny_classifier_dir):
@@ -108,15 +136,15 @@ def test_predict_takes_texts_or_a_file(tiny_classifier_dir, sentiment_csv, tmp_p
     out = tmp_path / "texts.jsonl"
     predictions = predict(model, texts, out=out)
     assert predictions == classify(texts, model)
-    assert [json.loads(line)["label"] for line in out.read_text().splitlines()] == [
+    assert [json.loads(line)["pred_label"] for line in out.read_text().splitlines()] == [
         p.label for p in predictions
     ]
     from_file = predict(model, file=sentiment_csv, out=tmp_path / "file.csv")
     assert from_file == classify_file(sentiment_csv, model, tmp_path / "again.csv")
+    assert predict(model, file=sentiment_csv) == from_file  # no out: nothing written
     for kwargs, message in [
         ({"texts": texts, "file": sentiment_csv}, "both texts and --file"),
         ({"out": out}, "--out without --file"),
-        ({"file": sentiment_csv}, "--file needs --out"),
         ({"texts": texts, "out": tmp_path / "p.xlsx"}, "cannot write predictions"),
     ]:
         with pytest.raises(InvalidInputError, match=message):
