@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -63,22 +62,30 @@ def mask_demo_cmd(
 @command("encode", ENCODE)
 def encode_cmd(
     texts: Annotated[list[str] | None, typer.Argument(help="texts to encode")] = None,
-    file: Annotated[Path | None, typer.Option(help=".txt (a text a line) or .jsonl")] = None,
+    file: Annotated[
+        str | None, typer.Option(help=".txt (a text a line), .jsonl, or - (stdin, a text a line)")
+    ] = None,
     model: ModelOpt = "minilm",
     pooling: Annotated[str | None, typer.Option(help="cls, mean or max")] = None,
     normalize: Annotated[
         bool | None, typer.Option("--normalize/--no-normalize", help="L2-normalise")
     ] = None,
     batch_size: int = 32,
-    out: Annotated[Path | None, typer.Option(help="write embeddings to .npy or .jsonl")] = None,
+    out: Annotated[
+        str | None, typer.Option(help="write embeddings to .npy or .jsonl, or - (JSONL, stdout)")
+    ] = None,
     as_json: JsonOpt = False,
     backend: Annotated[str, typer.Option(help=", ".join(ENCODER_BACKENDS))] = "auto",
 ) -> None:
-    """Token states and pooled sentence embeddings (shapes shown)."""
-    from plmkit.inputs import gather_texts
-    from plmkit.pipelines.encode import encode, save_embeddings
+    """Token states and pooled sentence embeddings (shapes shown; with --out, one line)."""
+    from plmkit.data import gather_texts
+    from plmkit.errors import InvalidInputError
+    from plmkit.pipelines.encode import check_embeddings_path, encode, save_embeddings
 
-    items = gather_texts(texts, file)
+    if out == "-" and as_json:
+        raise InvalidInputError("--out - and --json both print to stdout", "pass one of them")
+    target = sys.stdout if out == "-" else None if out is None else check_embeddings_path(out)
+    items = gather_texts(texts, sys.stdin if file == "-" else file)
     result = encode(
         items,
         model,
@@ -88,8 +95,10 @@ def encode_cmd(
         show_progress=len(items) > 256,
         backend=backend,
     )
-    if out is not None:
-        save_embeddings(result, items, out)
+    if target is not None:
+        save_embeddings(result, items, target)
+    if target is sys.stdout:
+        return
     if as_json:
         rows = [
             {"text": text, "shape": list(shape)}
@@ -106,6 +115,12 @@ def encode_cmd(
             | ({"out": str(out)} if out is not None else {})
         )
         return
+    if out is not None:
+        typer.echo(
+            f"wrote {list(result.embeddings.shape)} {result.pooling}-pooled embeddings"
+            f"{' (L2-normalised)' if result.normalized else ''} to {out}"
+        )
+        return
     for text, shape, tokens, vector in list(
         zip(items, result.shapes, result.tokens, result.embeddings, strict=True)
     )[:5]:
@@ -119,8 +134,6 @@ def encode_cmd(
         )
     if len(items) > 5:
         typer.echo(f"... {len(items) - 5} more; embeddings {list(result.embeddings.shape)}")
-    if out is not None:
-        typer.echo(f"wrote {list(result.embeddings.shape)} embeddings to {out}")
 
 
 def _model_and_text(args: list[str], model: str | None) -> tuple[str, str]:

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+import sys
 from typing import Annotated
 
 import typer
@@ -98,27 +98,40 @@ def predict_cmd(
     model_dir: Annotated[str, typer.Argument(help="a directory made by plm finetune")],
     texts: Annotated[list[str] | None, typer.Argument(help="texts to classify")] = None,
     file: Annotated[
-        Path | None, typer.Option(help="CSV/TSV/JSONL/parquet (--text-column) or .txt")
+        str | None,
+        typer.Option(help="CSV/TSV/JSONL/parquet (--text-column), .txt, or - (stdin, a line each)"),
     ] = None,
-    out: Annotated[Path | None, typer.Option(help="write predictions to .csv/.tsv/.jsonl")] = None,
+    out: Annotated[
+        str | None,
+        typer.Option(
+            help="write every input column plus pred_label, pred_score, p_<label> to "
+            ".csv/.tsv/.jsonl/.parquet, or - (stdout; the default with --file)"
+        ),
+    ] = None,
     text_column: str = "text",
     batch_size: int = 64,
     as_json: JsonOpt = False,
     backend: ClassifierBackendOpt = "auto",
 ) -> None:
     """Label and class probabilities for TEXTS or a --file, in input order."""
+    from plmkit.errors import InvalidInputError
     from plmkit.pipelines.classify import predict
 
+    if out == "-" and as_json:
+        raise InvalidInputError("--out - and --json both print to stdout", "pass one of them")
+    to_stdout = out == "-" or (file is not None and out is None and not as_json)
     predictions = predict(
         model_dir,
         texts,
-        file=file,
-        out=out,
+        file=sys.stdin if file == "-" else file,
+        out=sys.stdout if to_stdout else out,
         text_column=text_column,
         batch_size=batch_size,
         backend=backend,
         show_progress=not as_json,
     )
+    if to_stdout:
+        return
     if as_json:
         echo_json([p.to_dict() for p in predictions])
         return

@@ -3,6 +3,7 @@ CliRunner: output, --json, and exit code 2 on bad input."""
 
 import json
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -11,8 +12,8 @@ from plmkit.cli import app
 runner = CliRunner()
 
 
-def run(*args: str):
-    return runner.invoke(app, list(args))
+def run(*args: str, stdin: str | None = None):
+    return runner.invoke(app, [str(a) for a in args], input=stdin)
 
 
 def test_tokenize(tiny_bert_dir):
@@ -22,13 +23,29 @@ def test_tokenize(tiny_bert_dir):
 
 
 def test_encode_prints_shape_and_writes_npy(tiny_bert_dir, tmp_path):
+    shown = run("encode", "The cat sat on the mat.", "--model", str(tiny_bert_dir))
+    assert shown.exit_code == 0, shown.output
+    assert "last_hidden_state shape: [1, 9, 32]" in shown.output
     out = tmp_path / "e.npy"
-    result = run(
-        "encode", "The cat sat on the mat.", "--model", str(tiny_bert_dir), "--out", str(out)
-    )
+    result = run("encode", "the cat", "the dog", "--model", tiny_bert_dir, "--out", out)
     assert result.exit_code == 0, result.output
-    assert "last_hidden_state shape: [1, 9, 32]" in result.output
-    assert out.exists()
+    assert result.stdout == f"wrote [2, 32] mean-pooled embeddings to {out}\n"  # no vectors
+    assert np.load(out).shape == (2, 32)
+
+
+def test_encode_reads_stdin_and_writes_stdout(tiny_bert_dir):
+    result = run(
+        "encode", "--file", "-", "--model", tiny_bert_dir, "--out", "-",
+        stdin="the cat\n\nthe dog sat\n",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["text"] for r in rows] == ["the cat", "the dog sat"]
+    assert all(len(r["embedding"]) == 32 for r in rows)
+    shown = run("encode", "--file", "-", "--model", tiny_bert_dir, stdin="the cat\n")
+    assert "text: 'the cat'" in shown.stdout
+    bad = run("encode", "--file", "-", "--model", tiny_bert_dir, "--out", "e.txt", stdin="hi\n")
+    assert bad.exit_code == 2 and "cannot write embeddings to 'e.txt'" in bad.output
 
 
 def test_encode_from_file_json(tiny_bert_dir, tmp_path):
@@ -114,3 +131,40 @@ def test_bad_input_is_one_line_and_exit_2(
     assert message in result.output
     lines = [line for line in result.output.splitlines() if line.startswith("error[")]
     assert len(lines) == 1 and "Traceback" not in result.output
+
+
+@pytest.fixture
+def nothing_measured(monkeypatch, tmp_path):
+    """Fails the test if `auto` measures a backend; a fresh cache, so none is cached."""
+
+    def never(*args, **kwargs):
+        raise AssertionError("measured before the input was checked")
+
+    monkeypatch.setenv("PLMKIT_CACHE", str(tmp_path / "cache"))
+    for name in ("select.choose_encoder", "select.choose_decoder"):
+        monkeypatch.setattr(f"plmkit.backends.{name}", never)
+    yield
+    assert not (tmp_path / "cache" / "backends.json").exists()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["encode", "hi", "--model", "TINY_GPT2"], "needs an encoder"),
+        (["encode", "hi", "--model", "smollm2"], "needs an encoder"),
+        (["encode", "--file", "MISSING", "--model", "TINY_BERT"], "does not exist"),
+        (["encode", "hi", "--model", "TINY_BERT", "--out", "e.csv"], "cannot write embeddings"),
+        (["generate", "hi", "--model", "TINY_BERT"], "needs a decoder"),
+        (["generate", "hi", "--model", "minilm"], "needs a decoder"),
+        (["fill-mask", "a [MASK]", "--model", "TINY_GPT2"], "needs an encoder"),
+        (["fill-mask", "a [MASK]", "--model", "TINY_BERT"], "no trained MLM head"),
+    ],
+)
+def test_bad_input_fails_before_measuring(
+    args, message, nothing_measured, tiny_bert_dir, tiny_gpt2_dir, tmp_path
+):
+    names = {"TINY_BERT": tiny_bert_dir, "TINY_GPT2": tiny_gpt2_dir, "MISSING": tmp_path / "x.txt"}
+    result = run(*[names.get(a, a) for a in args])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("error[PLM") and message in result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
