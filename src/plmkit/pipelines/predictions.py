@@ -78,7 +78,13 @@ def read_rows(source: str | Path | TextIO, text_column: str = "text") -> InputRo
 
     if not isinstance(source, (str, Path)):
         return _text_rows(read_text_file(source))  # stdin: strict UTF-8, a text a line
-    (path,) = local_files(str(source), allow_txt=True)  # one file: missing, a directory...
+    paths = local_files(str(source), allow_txt=True)  # missing, a directory, a wrong type...
+    if len(paths) > 1:
+        raise InvalidInputError(
+            f"--file {source} matches {len(paths)} files",
+            "pass one file: its rows come back row for row, in one --out",
+        )
+    path = paths[0]
     if path.suffix.lower() == ".txt":
         return _text_rows(load_texts(str(path), documents="lines"))
     frame, lines, unit = read_frame(path)

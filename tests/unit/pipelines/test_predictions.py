@@ -120,3 +120,5 @@ def test_rows_are_read_as_evaluate_reads_them(tmp_path):
         read_rows(table, "review")
     with pytest.raises(DataError, match="does not exist"):
         read_rows(tmp_path / "none.csv")
+    with pytest.raises(InvalidInputError, match="matches 2 files"):
+        read_rows(str(tmp_path / "in.*"))
