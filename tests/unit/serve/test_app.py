@@ -1,151 +1,124 @@
-"""The HTTP API on tiny models, through FastAPI's in-process TestClient."""
+"""The app as a client meets it: the page, /health while loading and when ready, the
+served-model list, and 404 for anything not served."""
 
-import json
+from __future__ import annotations
+
+import threading
+import time
 
 import pytest
+from fastapi.testclient import TestClient
 
-pytest.importorskip("fastapi")
-from fastapi.testclient import TestClient  # noqa: E402
-
-from plmkit.serve.app import create_app  # noqa: E402
+from plmkit.serve import ServeSettings, create_app, served_models
 
 
-@pytest.fixture(scope="module")
-def client():
-    with TestClient(create_app()) as test_client:
-        yield test_client
-
-
-def test_page_and_health(client):
-    assert client.get("/health").json() == {"status": "ok"}
+def test_page_asks_for_the_key_and_lists_served_models(client):
     page = client.get("/")
-    assert page.status_code == 200 and "/v1/chat/completions" in page.text
+    assert page.status_code == 200
+    assert "api-key" in page.text and "Authorization" in page.text and "/v1/models" in page.text
 
 
-def test_models(client):
-    ids = {m["id"] for m in client.get("/v1/models").json()["data"]}
-    assert {"minilm", "smollm2"} <= ids
+def test_health_is_503_while_loading_then_200(tiny_bert_dir, monkeypatch):
+    release = threading.Event()
+    monkeypatch.setattr("plmkit.serve.models.warm_up", lambda info, backend: release.wait(30))
+    app = create_app(served_models(encoders=[str(tiny_bert_dir)]), ServeSettings())
+    with TestClient(app) as client:
+        loading = client.get("/health")
+        assert loading.status_code == 503 and loading.json()["status"] == "loading"
+        assert loading.json()["error"]["code"] == "loading"
+        early = client.post("/v1/embeddings", json={"input": "the cat"})
+        assert early.status_code == 503 and early.headers["retry-after"]
+        release.set()
+        deadline = time.monotonic() + 10
+        while (ready := client.get("/health")).status_code != 200:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert ready.json() == {"status": "ok", "models": [str(tiny_bert_dir)]}
 
 
-def test_embeddings_openai_shape(client, tiny_bert_dir):
-    body = client.post(
-        "/v1/embeddings", json={"model": str(tiny_bert_dir), "input": ["the cat", "a dog"]}
-    ).json()
-    assert [d["index"] for d in body["data"]] == [0, 1]
-    assert len(body["data"][0]["embedding"]) == 32
-    assert body["usage"]["prompt_tokens"] == 4 + 4
+def test_a_model_that_fails_to_load_is_a_503_not_a_crash(tiny_bert_dir, monkeypatch):
+    def broken(info, backend):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr("plmkit.serve.models.warm_up", broken)
+    app = create_app(served_models(encoders=[str(tiny_bert_dir)]), ServeSettings())
+    with TestClient(app) as client:
+        deadline = time.monotonic() + 10
+        while client.get("/health").json()["status"] == "loading":
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        health = client.get("/health")
+        assert health.status_code == 503 and "out of memory" in health.json()["error"]["message"]
 
 
-def test_backend_per_request_and_server_default(client, tiny_bert_dir, tiny_classifier_dir):
-    def embed(test_client, **extra):
-        body = {"model": str(tiny_bert_dir), "input": ["the cat", "a dog"], **extra}
-        response = test_client.post("/v1/embeddings", json=body)
-        assert response.status_code == 200, response.text
-        return [d["embedding"] for d in response.json()["data"]]
-
-    fp32 = embed(client, backend="torch-fp32")
-    assert embed(client, backend="fp32") == fp32  # aliases work
-    bf16 = embed(client, backend="torch-bf16")
-    assert bf16 != fp32 and max(abs(a - b) for a, b in zip(bf16[0], fp32[0], strict=True)) < 0.1
-    with TestClient(create_app(backend="torch-bf16")) as bf16_server:
-        assert embed(bf16_server) == bf16  # no backend in the request: the server's
-    body = {"model": str(tiny_classifier_dir), "input": ["great fun", "dull", "fine"]}
-    answers = {
-        name: client.post("/v1/classify", json={**body, "backend": name}).json()["data"]
-        for name in ("torch", "torch-fp32", "auto")
-    }
-    assert answers["torch"] == answers["torch-fp32"]  # in-memory model = fp32 backend
-    assert [a["text"] for a in answers["auto"]] == body["input"]  # input order kept
-    assert {a["label"] for a in answers["auto"]} <= {"negative", "positive"}
-
-
-def test_completion(client, tiny_gpt2_dir):
-    body = client.post(
-        "/v1/completions", json={"model": str(tiny_gpt2_dir), "prompt": "the cat", "max_tokens": 4}
-    ).json()
-    assert body["object"] == "text_completion"
-    assert body["usage"]["completion_tokens"] <= 4
-    assert body["choices"][0]["finish_reason"] in {"stop", "length"}
-
-
-def _events(response) -> list:
-    lines = [
-        line[len("data: ") :] for line in response.text.split("\n\n") if line.startswith("data: ")
+def test_models_lists_only_what_is_served(client, models, tiny_classifier_dir):
+    listed = client.get("/v1/models").json()["data"]
+    assert [m["id"] for m in listed] == [
+        *models["encoders"],
+        *models["generators"],
+        *models["classifiers"],
     ]
-    assert lines[-1] == "[DONE]"
-    return [json.loads(line) for line in lines[:-1]]
-
-
-def test_completion_stream_matches_non_stream(client, tiny_gpt2_dir):
-    request = {"model": str(tiny_gpt2_dir), "prompt": "the cat", "max_tokens": 8}
-    whole = client.post("/v1/completions", json=request).json()["choices"][0]["text"]
-    events = _events(client.post("/v1/completions", json={**request, "stream": True}))
-    assert "".join(e["choices"][0]["text"] for e in events) == whole
-    assert events[-1]["choices"][0]["finish_reason"] in {"stop", "length"}
-
-
-def test_chat_completion_and_stream(client, tiny_llama_dir):
-    request = {
-        "model": str(tiny_llama_dir),
-        "messages": [{"role": "user", "content": "hi"}],
-        "max_tokens": 4,
-    }
-    body = client.post("/v1/chat/completions", json=request).json()
-    assert body["choices"][0]["message"]["role"] == "assistant"
-    events = _events(client.post("/v1/chat/completions", json={**request, "stream": True}))
-    text = "".join(e["choices"][0]["delta"]["content"] for e in events)
-    assert text == body["choices"][0]["message"]["content"]
-
-
-def test_tokenize_fill_mask_and_mask_demo(client, tiny_bert_mlm_dir):
-    model = str(tiny_bert_mlm_dir)
-    assert (
-        client.post("/v1/tokenize", json={"model": model, "text": "the cat"}).json()["tokens"][0]
-        == "[CLS]"
-    )
-    masks = client.post(
-        "/v1/fill-mask", json={"model": model, "text": "the [MASK] sat", "top_k": 2}
-    ).json()
-    assert len(masks["masks"][0]) == 2
-    demo = client.post(
-        "/v1/mask-demo", json={"model": model, "text": "the cat sat on the mat"}
-    ).json()
-    assert demo["measured"]["n_picked"] > 0
+    kinds = {m["id"]: m["kind"] for m in listed}
+    assert kinds[str(tiny_classifier_dir)] == "classifier"
+    assert set(kinds.values()) == {"encoder", "generator", "classifier"}
+    labels = {m["id"]: m.get("labels") for m in listed}
+    assert labels[str(tiny_classifier_dir)] == ["negative", "positive"]
+    assert all(m["max_input_tokens"] == 128 for m in listed)
 
 
 @pytest.mark.parametrize(
-    "path, body, message",
+    "path, body",
     [
-        ("/v1/embeddings", {"model": "TINY_BERT", "input": ""}, "empty text"),
-        (
-            "/v1/completions",
-            {"model": "TINY_GPT2", "prompt": "x", "max_tokens": 0},
-            "max_new_tokens",
-        ),
-        ("/v1/completions", {"model": "TINY_BERT", "prompt": "x"}, "needs a decoder"),
-        (
-            "/v1/chat/completions",
-            {"model": "TINY_GPT2", "messages": [{"role": "user", "content": "x"}]},
-            "no chat template",
-        ),
-        ("/v1/fill-mask", {"model": "TINY_BERT", "text": "a [MASK]"}, "no trained MLM head"),
-        ("/v1/embeddings", {"model": "./no/such/dir", "input": "x"}, "does not exist"),
-        (
-            "/v1/embeddings",
-            {"model": "TINY_BERT", "input": "x", "backend": "warp-drive"},
-            "unknown encoder backend",
-        ),
-        (
-            "/v1/completions",
-            {"model": "TINY_GPT2", "prompt": "x", "backend": "onnx-int8"},
-            "unknown decoder backend",
-        ),
+        ("/v1/embeddings", {"model": "minilm", "input": "x"}),
+        ("/v1/embeddings", {"model": "/etc", "input": "x"}),
+        ("/v1/embeddings", {"model": "TINY_BERT", "input": "x"}),  # a directory not served
+        ("/v1/completions", {"model": "smollm2", "prompt": "x"}),
+        ("/v1/classify", {"model": "../runs/x", "input": "x"}),
     ],
 )
-def test_bad_input_is_400_with_a_fix(client, tiny_bert_dir, tiny_gpt2_dir, path, body, message):
-    names = {"TINY_BERT": str(tiny_bert_dir), "TINY_GPT2": str(tiny_gpt2_dir)}
-    body = {k: names.get(v, v) if isinstance(v, str) else v for k, v in body.items()}
-    response = client.post(path, json=body)
-    assert response.status_code == 400
-    error = response.json()["error"]
-    assert message in error["message"] and error["fix"]
+def test_a_model_not_served_is_404(client, tiny_bert_dir, path, body):
+    body = {k: str(tiny_bert_dir) if v == "TINY_BERT" else v for k, v in body.items()}
+    answer = client.post(path, json=body)
+    assert answer.status_code == 404
+    error = answer.json()["error"]
+    assert error["param"] == "model" and error["code"] == "model_not_found"
+    assert error["type"] == "not_found_error" and error["fix"]
+
+
+def test_a_served_model_of_the_wrong_kind_is_400(client, models):
+    answer = client.post("/v1/completions", json={"model": models["encoders"][0], "prompt": "x"})
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "wrong_model_kind"
+    assert "needs a generator" in answer.json()["error"]["message"]
+
+
+def test_an_unknown_path_is_404_and_a_wrong_method_405_in_the_same_body(client):
+    missing = client.get("/v1/nothing")
+    assert missing.status_code == 404 and set(missing.json()["error"]) == {
+        "message",
+        "type",
+        "param",
+        "code",
+        "fix",
+    }
+    assert client.get("/v1/embeddings").status_code == 405
+    assert "error" in client.get("/v1/embeddings").json()
+
+
+def test_tokenize_fill_mask_and_mask_demo(client, models):
+    encoder = models["encoders"][0]
+    tokens = client.post("/v1/tokenize", json={"model": encoder, "text": "the cat"}).json()
+    assert tokens["tokens"][0] == "[CLS]"
+    generator = client.post("/v1/tokenize", json={"model": models["generators"][0], "text": "a"})
+    assert generator.status_code == 200 and generator.json()["input_ids"]
+    masks = client.post("/v1/fill-mask", json={"text": "the [MASK] sat", "top_k": 2}).json()
+    assert len(masks["masks"][0]) == 2
+    demo = client.post("/v1/mask-demo", json={"text": "the cat sat on the mat"}).json()
+    assert demo["measured"]["n_picked"] > 0
+
+
+def test_classify_in_input_order(client):
+    texts = ["great fun", "dull", "fine"]
+    body = client.post("/v1/classify", json={"input": texts}).json()
+    assert [row["text"] for row in body["data"]] == texts
+    assert {row["label"] for row in body["data"]} <= {"negative", "positive"}
