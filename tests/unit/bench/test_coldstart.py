@@ -30,7 +30,8 @@ def test_bench_coldstart_cli_rows(tiny_bert_dir, tiny_llama_dir, tmp_path, monke
         assert row["quality"] == "ok" and row["note"] == "", row
         assert row["scenario"] == "coldstart" and row["unit"] == "runs/s"
         assert row["ttft_ms"] > 100  # a whole python process
-        assert row["throughput"] == pytest.approx(1000 / row["ttft_ms"], rel=0.01)
+        # throughput is rounded to 3 decimals in the report: a slow (loaded) run is 0.025 for 0.0253
+        assert row["throughput"] == pytest.approx(1000 / row["ttft_ms"], rel=0.01, abs=5e-4)
 
 
 def test_a_failing_command_is_reported(monkeypatch):
