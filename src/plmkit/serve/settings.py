@@ -12,6 +12,8 @@ from dataclasses import dataclass, fields
 from plmkit.errors import InvalidInputError
 
 MB = 1024 * 1024
+MAY_BE_ZERO = frozenset({"max_queue", "batch_window_ms"})
+"""No queue: refuse at once when the slots are full; no window: every request its own batch."""
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ class ServeSettings:
         for item in fields(self):
             value = getattr(self, item.name)
             if isinstance(value, (int, float)) and not isinstance(value, bool) and value <= 0:
-                if item.name == "batch_window_ms" and value == 0:
-                    continue  # no waiting: every request is its own batch
+                if item.name in MAY_BE_ZERO and value == 0:
+                    continue
                 flag = "--" + item.name.replace("_", "-")
                 raise InvalidInputError(f"{flag} must be > 0, got {value}", f"pass {flag} above 0")

@@ -46,13 +46,19 @@ def models(tiny_bert_mlm_dir, tiny_classifier_dir, tiny_gpt2_dir, tiny_llama_dir
     }
 
 
+@pytest.fixture(scope="session")
+def real_server_with() -> Callable:
+    """`with real_server_with(models, **settings) as (base_url, app):` over sockets."""
+    return real_server
+
+
 @pytest.fixture(scope="module")
 def client(models) -> Iterator[TestClient]:
     with running(models) as test_client:
         yield test_client
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def serve_with() -> Callable:
     """`with serve_with(models, **settings) as client:` a server of one's own."""
     return running
