@@ -2,6 +2,11 @@
 
 Backends speak numpy at the edges (int64 ids in, float32 out) so that a pipeline never
 cares whether torch, ONNX Runtime, CTranslate2 or llama.cpp did the work.
+
+A decoder reports its context (`context_size`: prompt and new tokens of one sequence) and
+never decodes past it: `stream` and `generate_batch` stop where the context is full instead
+of raising, so no engine error reaches the user at the end of the context. What the user is
+told about it (a capped request, a prompt too long) is the generate pipeline's business.
 """
 
 from __future__ import annotations
@@ -29,6 +34,19 @@ class Sampling:
     seed: int | None = None
 
 
+CONTEXT_FIELDS = ("max_position_embeddings", "n_positions", "n_ctx", "max_seq_len", "seq_length")
+"""Where a Hugging Face config keeps the number of positions the model was trained on."""
+
+
+def config_context(config: Any) -> int | None:
+    """The context a Hugging Face config declares (None where it declares none)."""
+    for field in CONTEXT_FIELDS:
+        value = getattr(config, field, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
 class EncoderBackend(ABC):
     """An encoder that maps padded token ids to token states or class logits."""
 
@@ -48,16 +66,31 @@ class CausalLMBackend(ABC):
     name: str = ""
     eos_token_ids: frozenset[int] = frozenset()
 
+    @property
+    def context_size(self) -> int | None:
+        """Most tokens one sequence holds, prompt and new ones together (None: no limit known)."""
+        return None
+
+    def room(self, prompt_tokens: int, max_new_tokens: int) -> int:
+        """`max_new_tokens`, capped so that the prompt and the new tokens fit the context."""
+        if self.context_size is None:
+            return max_new_tokens
+        return max(0, min(max_new_tokens, self.context_size - prompt_tokens))
+
     @abstractmethod
     def stream(
         self, prompt_ids: Sequence[int], max_new_tokens: int, sampling: Sampling
     ) -> Iterator[int]:
-        """Yield new token ids one at a time (eos included); stop by leaving the loop."""
+        """Yield new token ids one at a time (eos included), at most `room(...)` of them;
+        stop by leaving the loop."""
 
     def generate_batch(
         self, prompts: Sequence[Sequence[int]], max_new_tokens: int, sampling: Sampling
     ) -> list[list[int]]:
-        """New ids for several prompts at once; engines with real batching override this."""
+        """New ids for several prompts at once; engines with real batching override this.
+
+        No sequence goes past the context; engines that run a batch to one length (torch,
+        CTranslate2) stop every sequence where the longest prompt fills the context."""
         return [list(self.stream(p, max_new_tokens, sampling)) for p in prompts]
 
     @abstractmethod

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from plmkit import loading
-from plmkit.backends.base import CausalLMBackend, Sampling
+from plmkit.backends.base import CausalLMBackend, Sampling, config_context
 from plmkit.hardware import cpu_info
 
 
@@ -35,6 +35,7 @@ class CT2CausalLM(CausalLMBackend):
         self.name = f"ct2-{quantization}"
         self.tokenizer = loading.load_tokenizer(model)
         generation = loading.load_config(model)
+        self._context = config_context(generation)
         eos = getattr(generation, "eos_token_id", None)
         eos = eos if isinstance(eos, list) else [eos] if eos is not None else []
         if self.tokenizer.eos_token_id is not None:
@@ -48,6 +49,11 @@ class CT2CausalLM(CausalLMBackend):
         )
         self._ctranslate2 = ctranslate2
 
+    @property
+    def context_size(self) -> int | None:
+        """The positions in the model's Hugging Face config (CTranslate2 keeps no limit)."""
+        return self._context
+
     def _tokens(self, ids: Sequence[int]) -> list[str]:
         return self.tokenizer.convert_ids_to_tokens(list(ids))
 
@@ -58,10 +64,13 @@ class CT2CausalLM(CausalLMBackend):
     def stream(
         self, prompt_ids: Sequence[int], max_new_tokens: int, sampling: Sampling
     ) -> Iterator[int]:
+        new_tokens = self.room(len(prompt_ids), max_new_tokens)
+        if new_tokens == 0:
+            return
         self._seed(sampling)
         steps = self.generator.generate_tokens(
             self._tokens(prompt_ids),
-            max_length=max_new_tokens,
+            max_length=new_tokens,
             end_token=sorted(self.eos_token_ids),
             **_sampling_kwargs(sampling),
         )
@@ -73,10 +82,13 @@ class CT2CausalLM(CausalLMBackend):
     def generate_batch(
         self, prompts: Sequence[Sequence[int]], max_new_tokens: int, sampling: Sampling
     ) -> list[list[int]]:
+        new_tokens = self.room(max(len(p) for p in prompts), max_new_tokens)
+        if new_tokens == 0:
+            return [[] for _ in prompts]
         self._seed(sampling)
         results = self.generator.generate_batch(
             [self._tokens(p) for p in prompts],
-            max_length=max_new_tokens,
+            max_length=new_tokens,
             include_prompt_in_result=False,
             end_token=sorted(self.eos_token_ids),
             return_end_token=True,

@@ -20,6 +20,10 @@ from plmkit.errors import BackendUnavailableError
 from plmkit.hardware import cpu_info
 
 CONTEXT = 2048
+"""Tokens of KV cache a single-stream context is opened with: prompt and new tokens of one
+sequence fit in it, or in the model's trained context where that is shorter (the backend's
+`context_size`). smollm2 was trained on 8,192; opening at that held 135 MB more KV cache
+(RSS 202 -> 337 MB), so longer sequences are left to the torch backends, which hold all 8,192."""
 VARIANTS: dict[str, str | None] = {
     "llama-cpp": None,
     "llama-cpp-q8": "q8_0",
@@ -70,9 +74,17 @@ class LlamaCppCausalLM(CausalLMBackend):
         )
         self.eos_token_ids = frozenset({self.llm.token_eos()})
 
+    @property
+    def context_size(self) -> int:
+        """The context opened (CONTEXT), or the one the model was trained on where shorter."""
+        return min(self.llm.n_ctx(), self.llm._model.n_ctx_train())
+
     def stream(
         self, prompt_ids: Sequence[int], max_new_tokens: int, sampling: Sampling
     ) -> Iterator[int]:
+        new_tokens = self.room(len(prompt_ids), max_new_tokens)
+        if new_tokens == 0:
+            return
         if not sampling.greedy and sampling.seed is not None:
             self.llm.set_seed(sampling.seed)
         steps = self.llm.generate(
@@ -85,8 +97,8 @@ class LlamaCppCausalLM(CausalLMBackend):
         )
         for count, token in enumerate(steps, 1):
             yield token
-            if token in self.eos_token_ids or count >= max_new_tokens:
-                return
+            if token in self.eos_token_ids or count >= new_tokens:
+                return  # before llama.cpp decodes a token that has no room
 
     def generate_batch(
         self, prompts: Sequence[Sequence[int]], max_new_tokens: int, sampling: Sampling
@@ -94,7 +106,8 @@ class LlamaCppCausalLM(CausalLMBackend):
         """All prompts decoded together: one llama_decode per step for every live sequence.
 
         Decoding is bound by reading the weights, so 8 sequences cost little more per step
-        than one. A second context holds one KV-cache sequence per prompt.
+        than one. A second context holds one KV-cache sequence per prompt, each as long as
+        its prompt and the new tokens it has room for.
         """
         import llama_cpp
         import torch
@@ -104,7 +117,8 @@ class LlamaCppCausalLM(CausalLMBackend):
 
         threads = cpu_info().threads
         params = llama_cpp.llama_context_default_params()
-        params.n_ctx = sum(len(p) + max_new_tokens for p in prompts) + 64
+        limits = [self.room(len(p), max_new_tokens) for p in prompts]
+        params.n_ctx = sum(len(p) + limit for p, limit in zip(prompts, limits, strict=True)) + 64
         params.n_batch = params.n_ubatch = 512
         params.n_seq_max = len(prompts)
         params.kv_unified = True
@@ -127,6 +141,8 @@ class LlamaCppCausalLM(CausalLMBackend):
             outputs: list[list[int]] = [[] for _ in prompts]
             pending = {}  # sequence -> its next token
             for seq, prompt in enumerate(prompts):
+                if limits[seq] == 0:
+                    continue  # the prompt fills the context: no new token
                 for start in range(0, len(prompt), 512):
                     chunk = list(prompt[start : start + 512])
                     batch.reset()
@@ -140,7 +156,7 @@ class LlamaCppCausalLM(CausalLMBackend):
                 for seq, token in pending.items():
                     outputs[seq].append(token)
                     histories[seq].append(token)
-                    if token not in self.eos_token_ids and len(outputs[seq]) < max_new_tokens:
+                    if token not in self.eos_token_ids and len(outputs[seq]) < limits[seq]:
                         live.append(seq)
                 if not live:
                     break

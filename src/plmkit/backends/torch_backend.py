@@ -15,7 +15,13 @@ import numpy as np
 import torch
 
 from plmkit import loading
-from plmkit.backends.base import CausalLMBackend, EncoderBackend, Sampling, Task
+from plmkit.backends.base import (
+    CausalLMBackend,
+    EncoderBackend,
+    Sampling,
+    Task,
+    config_context,
+)
 from plmkit.backends.sampling import pick_token
 
 Precision = Literal["fp32", "bf16", "int8"]
@@ -65,6 +71,11 @@ class TorchCausalLM(CausalLMBackend):
         self.eos_token_ids = frozenset(eos if isinstance(eos, list) else [eos])
         self.pad_token_id = self.model.generation_config.pad_token_id
 
+    @property
+    def context_size(self) -> int | None:
+        """The positions the model was trained on (GPT-2's learned ones end there)."""
+        return config_context(self.model.config)
+
     def stream(
         self, prompt_ids: Sequence[int], max_new_tokens: int, sampling: Sampling
     ) -> Iterator[int]:
@@ -75,7 +86,7 @@ class TorchCausalLM(CausalLMBackend):
         cache = DynamicCache()
         step_ids = torch.tensor([history])  # (1, T)
         with torch.inference_mode():  # one step at a time, reusing the KV cache
-            for _ in range(max_new_tokens):
+            for _ in range(self.room(len(history), max_new_tokens)):
                 out = self.model(input_ids=step_ids, cache=cache, use_cache=True, logits_to_keep=1)
                 token = pick_token(out.logits[0, -1], sampling, history, generator)
                 yield token
@@ -89,6 +100,9 @@ class TorchCausalLM(CausalLMBackend):
     ) -> list[list[int]]:
         """HF `generate` on left-padded prompts: one forward per step for all of them."""
         width = max(len(p) for p in prompts)
+        new_tokens = self.room(width, max_new_tokens)
+        if new_tokens == 0:
+            return [[] for _ in prompts]
         ids = torch.tensor([[self.pad_token_id] * (width - len(p)) + list(p) for p in prompts])
         mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
         kwargs = {"do_sample": False, "temperature": None, "top_k": None, "top_p": None}
@@ -106,7 +120,7 @@ class TorchCausalLM(CausalLMBackend):
             out = self.model.generate(
                 input_ids=ids,
                 attention_mask=mask,
-                max_new_tokens=max_new_tokens,
+                max_new_tokens=new_tokens,
                 pad_token_id=self.pad_token_id,
                 **kwargs,
             )

@@ -68,3 +68,28 @@ def test_bf16_decoder_scores_like_fp32(tiny_llama_dir, prompt_of):
     assert 0 < len(new) <= 10
     outs = backend.generate_batch([prompt, prompt[:2]], 6, Sampling())
     assert len(outs) == 2 and all(0 < len(o) <= 6 for o in outs)
+
+
+@pytest.mark.parametrize(
+    "fixture, name",
+    [
+        ("tiny_gpt2_dir", "torch-fp32"),
+        ("tiny_llama_dir", "torch-fp32"),
+        ("tiny_llama_dir", "torch-bf16"),
+    ],
+)
+def test_torch_decoders_stop_at_the_context(request, fixture, name, prompt_of):
+    """No error at the end of the context (GPT-2's learned positions raised IndexError past
+    n_positions): prompt and new tokens fill the 128 positions, then the stream ends."""
+    if registry.missing(name):
+        pytest.skip(registry.missing(name))
+    directory = request.getfixturevalue(fixture)
+    backend = backends.load_causal_lm_backend(str(directory), name)
+    assert backend.context_size == 128
+    prompt = prompt_of(directory)
+    new = list(backend.stream(prompt, 100_000, Sampling()))  # greedy repeats: no eos
+    assert len(prompt) + len(new) == 128
+    # a batch runs to one length: it stops where its longest prompt fills the context
+    assert backend.generate_batch([prompt, prompt[:2]], 100_000, Sampling())[0] == new
+    assert list(backend.stream(list(range(5, 133)), 10, Sampling())) == []  # already full
+    assert backend.generate_batch([list(range(5, 133))], 10, Sampling()) == [[]]
