@@ -5,16 +5,35 @@ preprocess (chat template, prompt ids, only the flags the chosen strategy uses) 
 models so no warnings fire; the engine's own token stream otherwise; decoded text streamed
 through a callback) -> postprocess (the completion, cut at a stop string, and why it ended).
 `prompt_ids` is also what the generation benchmark feeds its engines.
+
+The context (prompt and new tokens together) is the backend's `context_size`: the positions
+the model was trained on (smollm2: 8,192), or what llama.cpp was opened with (2,048). A
+request for more new tokens than the context leaves is *capped*: finish_reason 'length' and
+a note (in the result, and logged, so `plm generate` prints it on stderr before generating).
+Asking for more than fits is asking for as much as fits, and a client cannot count the
+model's tokens to ask for exactly that. OpenAI's API ends a generation that reaches the
+context with 'length' too; HF `generate` only warns, then fails on GPT-2's learned positions.
+A prompt that leaves no room is refused, naming its token count and the limit, as OpenAI
+refuses it: no answer could be right. That is checked against the model's declared context
+before `auto` measures backends, and against the chosen backend's after.
+
+Ctrl-C during generation stops it cleanly: `generate` raises GenerationInterrupted, a
+KeyboardInterrupt carrying the partial result (finish_reason 'interrupted'). Returning it
+instead would let a script's loop over prompts swallow Ctrl-C and go on to the next one;
+raising keeps Python's meaning of Ctrl-C, and `plm generate` catches it to print the partial
+result, its stats and exit 130.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from plmkit import backends, loading
+from plmkit.backends.base import config_context
 from plmkit.config import GenerateConfig
 from plmkit.errors import InvalidInputError, WrongModelKindError
 from plmkit.pipelines.checks import require_kind
@@ -24,6 +43,7 @@ if TYPE_CHECKING:
     import torch
 
 DEFAULT_NEW_TOKENS = 64
+log = logging.getLogger("plmkit")
 
 
 @dataclass
@@ -34,13 +54,23 @@ class GenerateResult:
     prompt_tokens: int
     new_tokens: int
     finish_reason: str
-    """'stop' (eos or a stop string) or 'length'."""
+    """'stop' (eos or a stop string), 'length' or 'interrupted' (Ctrl-C)."""
     seconds: float
     first_token_seconds: float | None
+    note: str | None = None
+    """Why fewer new tokens than asked were allowed (the context is full), or None."""
 
     @property
     def tokens_per_second(self) -> float:
         return self.new_tokens / self.seconds if self.seconds > 0 else 0.0
+
+
+class GenerationInterrupted(KeyboardInterrupt):
+    """Ctrl-C during generation; `result` is what was generated until then."""
+
+    def __init__(self, result: GenerateResult) -> None:
+        super().__init__("generation interrupted")
+        self.result = result
 
 
 def build_prompt(prompt: str | list[dict], tokenizer: Any, config: GenerateConfig) -> str:
@@ -71,7 +101,7 @@ def prompt_ids(prompt: str | list[dict], tokenizer: Any, config: GenerateConfig)
 
 
 def _generation_kwargs(config: GenerateConfig, prompt_tokens: int) -> dict:
-    kwargs: dict = {}
+    """HF `generate`'s arguments; max_new_tokens as asked (`fit_context` caps it)."""
     if config.max_length is not None:
         if config.max_length <= prompt_tokens:
             raise InvalidInputError(
@@ -79,9 +109,9 @@ def _generation_kwargs(config: GenerateConfig, prompt_tokens: int) -> dict:
                 f"{prompt_tokens} tokens",
                 f"pass max_length above {prompt_tokens}, or use max_new_tokens",
             )
-        kwargs["max_length"] = config.max_length
+        kwargs: dict = {"max_new_tokens": config.max_length - prompt_tokens}
     else:
-        kwargs["max_new_tokens"] = config.max_new_tokens or DEFAULT_NEW_TOKENS
+        kwargs = {"max_new_tokens": config.max_new_tokens or DEFAULT_NEW_TOKENS}
     if config.strategy == "sample":
         kwargs.update(
             do_sample=True, temperature=config.temperature, top_k=config.top_k, top_p=config.top_p
@@ -130,15 +160,15 @@ class _CallbackStreamer:
         cut = len(text) if self.stopped else max(text.rfind(" "), text.rfind("\n"))
         cut = cut if self.stopped else min(cut, len(text) - self.hold)
         if cut > self.emitted and not text[:cut].endswith("\ufffd"):
-            self.on_text(text[self.emitted : cut])
-            self.emitted = cut
+            piece, self.emitted = text[self.emitted : cut], cut  # counted even if Ctrl-C
+            self.on_text(piece)  # lands in the callback: end() must not send it twice
 
     def end(self) -> None:
         text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
         text, _ = _cut_at_stop(text, self.stops)
-        if len(text) > self.emitted:
-            self.on_text(text[self.emitted :])
-        self.emitted = len(text)
+        piece, self.emitted = text[self.emitted :], len(text)
+        if piece:
+            self.on_text(piece)
 
 
 def _cut_at_stop(text: str, stops: list[str]) -> tuple[str, bool]:
@@ -211,25 +241,80 @@ def generate(
         )
     require_kind(model, "decoder", "generate")  # before auto measures decoder backends
     tokenizer = loading.cached("tokenizer", model)
-    engine = _engine(model, backend, config)
     ids, kwargs = preprocess(prompt, tokenizer, config)
+    declared = model_context(model)
+    fit_context(len(ids), 1, declared, model)  # a prompt too long: said before auto measures
+    engine = _engine(model, backend, config)
+    shorter = (engine.context_size or 0) < (declared or 0)  # llama.cpp opens 2,048 of 8,192
+    kwargs["max_new_tokens"], note = fit_context(
+        len(ids),
+        kwargs["max_new_tokens"],
+        engine.context_size,
+        f"{model} on {engine.name}",
+        f", or use --backend torch-fp32, which holds the model's {declared:,}" if shorter else "",
+    )
+    if note:
+        log.warning(note)
     streamer = _CallbackStreamer(tokenizer, on_text or (lambda _: None), config.stop)
     start = time.perf_counter()
-    new_ids = _forward(engine, ids, kwargs, config, streamer)
+    try:
+        new_ids, interrupted = _forward(engine, ids, kwargs, config, streamer), False
+    except KeyboardInterrupt:  # Ctrl-C: keep what the streamer has seen
+        new_ids, interrupted = list(streamer.ids), True
     seconds = time.perf_counter() - start
     text, finish_reason = postprocess(new_ids, tokenizer, config.stop, engine.eos_token_ids)
     if on_text is not None:
         streamer.end()
     first = streamer.first_token_at
-    return GenerateResult(
+    result = GenerateResult(
         prompt=prompt,
         text=text,
         prompt_tokens=len(ids),
         new_tokens=len(new_ids),
-        finish_reason=finish_reason,
+        finish_reason="interrupted" if interrupted else finish_reason,
         seconds=seconds,
         first_token_seconds=(first - start) if first else None,
+        note=note,
     )
+    if interrupted:
+        raise GenerationInterrupted(result)
+    return result
+
+
+def model_context(model: str) -> int | None:
+    """The context `model`'s config.json declares, read without loading the model."""
+    return config_context(loading.config_values(model))
+
+
+def fit_context(
+    prompt_tokens: int,
+    max_new_tokens: int,
+    context: int | None,
+    where: str,
+    alternative: str = "",
+) -> tuple[int, str | None]:
+    """(new tokens the context leaves room for, a note when that is fewer than asked).
+
+    A prompt that leaves no room is an error naming its size and the context's; `where`
+    names the context in messages ('smollm2', 'smollm2 on llama-cpp'), `alternative` ends
+    the error's fix (', or use ...').
+    """
+    if context is None:
+        return max_new_tokens, None
+    room = context - prompt_tokens
+    if room <= 0:
+        raise InvalidInputError(
+            f"the prompt is {prompt_tokens:,} tokens, which leaves no room in the "
+            f"{context:,}-token context of {where}",
+            f"shorten the prompt to under {context:,} tokens{alternative}",
+        )
+    if max_new_tokens <= room:
+        return max_new_tokens, None
+    note = (
+        f"generating at most {room:,} new tokens, not {max_new_tokens:,}: the context of "
+        f"{where} holds {context:,} tokens, {prompt_tokens:,} of them the prompt"
+    )
+    return room, note
 
 
 def preprocess(
@@ -253,8 +338,7 @@ def _forward(
     """The new token ids (prompt excluded)."""
     lm = getattr(engine, "model", None)  # torch backends run HF generate (beam, stop strings)
     if lm is None:
-        limit = kwargs.get("max_new_tokens") or kwargs["max_length"] - len(prompt_ids)
-        return _stream(engine, prompt_ids, limit, config, streamer)
+        return _stream(engine, prompt_ids, kwargs["max_new_tokens"], config, streamer)
     import torch  # only here: llama.cpp / CTranslate2 start faster without it
 
     if config.seed is not None:

@@ -78,3 +78,48 @@ def test_llama_cpp_on_the_embedded_decoder(name):
     assert gap < 0.1  # the Q4_1 values (Q8_0 / BF16 rewrites), 8-bit activations
     batched = llama.generate_batch([prompt, prompt], 8, Sampling())
     assert len(batched) == 2 and "Paris" in tokenizer.decode(batched[0])
+
+
+@pytest.mark.parametrize("name", list(LLAMA_CPP_TOLERANCE))
+def test_llama_cpp_stops_at_the_context(tiny_llama_gguf_dir, name, prompt_of):
+    """llama.cpp raised `llama_decode returned 1` when its context ran out. The context is
+    the one opened, or the model's trained one (128 here) where shorter; every sequence of a
+    batch gets the room its own prompt leaves."""
+    if registry.missing(name):
+        pytest.skip(registry.missing(name))
+    llama = backends.load_causal_lm_backend(str(tiny_llama_gguf_dir), name)
+    assert llama.context_size == 128
+    prompt = prompt_of(tiny_llama_gguf_dir)
+    new = list(llama.stream(prompt, 100_000, Sampling()))  # greedy repeats: no eos
+    assert len(prompt) + len(new) == 128
+    short = list(llama.stream(prompt[:2], 100_000, Sampling()))
+    assert len(short) == 126
+    assert llama.generate_batch([prompt, prompt[:2]], 100_000, Sampling()) == [new, short]
+    assert list(llama.stream(list(range(5, 133)), 10, Sampling())) == []
+    assert llama.generate_batch([list(range(5, 133)), prompt], 4, Sampling()) == [[], new[:4]]
+
+
+def test_generate_pipeline_on_llama_cpp_caps_at_the_context_and_stops_on_ctrl_c(
+    tiny_llama_gguf_dir,
+):
+    from plmkit.config import GenerateConfig
+    from plmkit.pipelines.generate import GenerationInterrupted, generate
+
+    model, config = str(tiny_llama_gguf_dir), GenerateConfig(max_new_tokens=100_000)
+    result = generate("the cat", model, config, backend="llama-cpp")
+    assert result.prompt_tokens + result.new_tokens == 128 and result.finish_reason == "length"
+    assert "on llama-cpp holds 128 tokens" in result.note
+
+    pieces: list[str] = []
+
+    def ctrl_c(text: str) -> None:  # Ctrl-C on the first piece of text
+        pieces.append(text)
+        if len(pieces) == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(GenerationInterrupted) as stop:
+        generate("the cat", model, config, on_text=ctrl_c, backend="llama-cpp")
+    partial = stop.value.result
+    assert partial.finish_reason == "interrupted" and partial.text == "".join(pieces)
+    assert 0 < partial.new_tokens < 126
+    assert generate("the cat", model, config, backend="llama-cpp").text == result.text

@@ -1,8 +1,14 @@
 import pytest
 
+from plmkit import backends
 from plmkit.config import GenerateConfig
 from plmkit.errors import InvalidInputError, WrongModelKindError
-from plmkit.pipelines.generate import _cut_at_stop, generate
+from plmkit.pipelines.generate import (
+    GenerationInterrupted,
+    _cut_at_stop,
+    fit_context,
+    generate,
+)
 
 
 def test_greedy_is_deterministic_and_counts_tokens(tiny_gpt2_dir):
@@ -128,3 +134,76 @@ def test_gpt2_without_pad_token_warns_nothing(tiny_gpt2_dir, capfd):
             )
     err = capfd.readouterr().err
     assert "pad_token_id" not in err and "attention mask" not in err, err
+
+
+def test_more_new_tokens_than_the_context_holds_are_capped(tiny_gpt2_dir, caplog):
+    """GPT-2's learned positions end at n_positions (128): HF raised IndexError past them."""
+    config = GenerateConfig(max_new_tokens=100_000)
+    with caplog.at_level("WARNING", logger="plmkit"):
+        result = generate("the cat sat", str(tiny_gpt2_dir), config, backend="torch-fp32")
+    assert result.prompt_tokens + result.new_tokens == 128
+    assert result.finish_reason == "length"
+    assert "not 100,000" in result.note and "holds 128 tokens" in result.note
+    assert caplog.messages == [result.note]  # logged: the CLI shows it on stderr at once
+
+
+def test_max_length_beyond_the_context_is_capped(tiny_gpt2_dir):
+    result = generate("the cat sat", str(tiny_gpt2_dir), GenerateConfig(max_length=1000))
+    assert result.prompt_tokens + result.new_tokens == 128 and result.note
+
+
+def test_a_request_that_fits_has_no_note(tiny_gpt2_dir):
+    assert generate("the cat", str(tiny_gpt2_dir), GenerateConfig(max_new_tokens=4)).note is None
+
+
+def test_a_prompt_longer_than_the_context_is_refused_before_a_backend_loads(
+    tiny_gpt2_dir, monkeypatch
+):
+    def no_backend(*args, **kwargs):
+        raise AssertionError("a backend was loaded (or measured) for a prompt that cannot fit")
+
+    monkeypatch.setattr(backends, "load_causal_lm_backend", no_backend)
+    with pytest.raises(InvalidInputError, match=r"the prompt is 2\d\d tokens.* 128-token context"):
+        generate("the cat sat on the mat " * 40, str(tiny_gpt2_dir))
+
+
+def test_fit_context():
+    assert fit_context(10, 5, None, "m") == (5, None)
+    assert fit_context(10, 5, 100, "m") == (5, None)
+    room, note = fit_context(10, 500, 100, "m on llama-cpp")
+    assert room == 90 and note == (
+        "generating at most 90 new tokens, not 500: the context of m on llama-cpp holds 100 "
+        "tokens, 10 of them the prompt"
+    )
+    with pytest.raises(InvalidInputError, match="the prompt is 100 tokens") as error:
+        fit_context(100, 1, 100, "m on llama-cpp")
+    assert "100-token context of m on llama-cpp" in str(error.value)
+    assert error.value.fix == "shorten the prompt to under 100 tokens"
+    with pytest.raises(InvalidInputError) as error:
+        fit_context(100, 1, 100, "m on llama-cpp", ", or use --backend torch-fp32")
+    assert error.value.fix.endswith("tokens, or use --backend torch-fp32")
+
+
+def interrupt_after(pieces: int):
+    """An on_text that presses Ctrl-C after `pieces` pieces of text (as SIGINT would)."""
+    seen: list[str] = []
+
+    def on_text(text: str) -> None:
+        seen.append(text)
+        if len(seen) == pieces:
+            raise KeyboardInterrupt
+
+    return on_text, seen
+
+
+def test_ctrl_c_raises_the_partial_result(tiny_llama_dir):
+    """Ctrl-C stops generation; GenerationInterrupted (a KeyboardInterrupt, so a script's
+    loop stops too) carries what was generated until then."""
+    on_text, seen = interrupt_after(3)
+    config = GenerateConfig(max_new_tokens=100)  # the tiny Llama repeats " cat" 100 times
+    with pytest.raises(GenerationInterrupted) as stop:
+        generate("the cat", str(tiny_llama_dir), config, on_text, backend="torch-fp32")
+    assert isinstance(stop.value, KeyboardInterrupt)
+    result = stop.value.result
+    assert result.finish_reason == "interrupted"
+    assert 3 <= result.new_tokens < 100 and result.text == "".join(seen)
