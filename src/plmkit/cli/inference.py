@@ -189,8 +189,9 @@ def generate_cmd(
     *,
     config: GenerateConfig,
 ) -> None:
-    """Continue PROMPT with a decoder (greedy, sampling, beam; streaming; chat)."""
-    from plmkit.pipelines.generate import generate
+    """Continue PROMPT with a decoder (greedy, sampling, beam; streaming; chat). Ctrl-C stops
+    it: what was generated so far is printed (finish: interrupted) and the exit code is 130."""
+    from plmkit.pipelines.generate import GenerationInterrupted, generate
 
     streaming = stream and not as_json and config.strategy != "beam"
     pending_prompt = [] if config.chat else [prompt]  # echoed with the first streamed text
@@ -200,18 +201,25 @@ def generate_cmd(
         sys.stdout.flush()
         pending_prompt.clear()
 
-    result = generate(prompt, model, config, on_text=show if streaming else None, backend=backend)
+    on_text = show if streaming else None
+    try:
+        result, interrupted = generate(prompt, model, config, on_text, backend), False
+    except GenerationInterrupted as stop:
+        result, interrupted = stop.result, True
     if as_json:
         echo_json({**result.__dict__, "tokens_per_second": result.tokens_per_second})
-        return
-    if not streaming:
-        typer.echo(result.text if config.chat else prompt + result.text)
     else:
-        typer.echo()
-    ttft = f", first token {result.first_token_seconds:.2f} s" if result.first_token_seconds else ""
-    tokens = "token" if result.new_tokens == 1 else "tokens"
-    typer.echo(
-        f"[{result.new_tokens} {tokens} in {result.seconds:.2f} s, "
-        f"{result.tokens_per_second:.1f} tok/s{ttft}; finish: {result.finish_reason}]",
-        err=True,
-    )
+        if not streaming:
+            typer.echo(result.text if config.chat else prompt + result.text)
+        else:
+            typer.echo("".join(pending_prompt))  # the prompt, if no text came; the line's end
+        first = result.first_token_seconds
+        ttft = f", first token {first:.2f} s" if first else ""
+        tokens = "token" if result.new_tokens == 1 else "tokens"
+        typer.echo(
+            f"[{result.new_tokens} {tokens} in {result.seconds:.2f} s, "
+            f"{result.tokens_per_second:.1f} tok/s{ttft}; finish: {result.finish_reason}]",
+            err=True,
+        )
+    if interrupted:
+        raise typer.Exit(130)  # the shell's code for a SIGINT
