@@ -96,3 +96,24 @@ def real_server(models: dict, **settings) -> Iterator[tuple[str, object]]:
     finally:
         server.should_exit = True
         thread.join(30)
+
+
+def metrics_reader(text: str) -> Callable[..., float]:
+    """`read(name, **labels)`: one sample of the Prometheus text `text` (0 when absent)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+
+    def read(name: str, **labels: str) -> float:
+        return found.get((name, tuple(sorted(labels.items()))), 0.0)
+
+    return read
+
+
+@pytest.fixture(scope="session")
+def read_metrics() -> Callable:
+    """`read_metrics(client)(name, **labels)`: a sample of the client's GET /metrics."""
+    return lambda client: metrics_reader(client.get("/metrics").text)
