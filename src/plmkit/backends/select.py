@@ -6,7 +6,10 @@ check it against torch fp32 on the same inputs:
 - classification: on the classifier's own labelled held-out rows when `plm finetune` left
   them (calibration.jsonl), accuracy within CLASSIFY_MAX_ACCURACY_CHANGE of fp32's; else
   argmax agreement >= CLASSIFY_MIN_AGREEMENT on the built-in sentences;
-- generation: perplexity of fp32's own greedy text, candidate / fp32 <= DECODE_MAX_PPL_RATIO.
+- generation: greedy chat answers to CHAT_QUESTIONS the same as fp32's on a share >=
+  DECODE_MIN_CHAT_AGREEMENT (chat_agreement.py: perplexity alone passed an engine that
+  answers "What is the capital of France?" with "L'Étoile, ..."); then perplexity of
+  fp32's own greedy text, candidate / fp32 <= DECODE_MAX_PPL_RATIO.
 The winner is cached in `cache_dir()/backends.json`, keyed by model (and its weights'
 mtime), task, CPU, thread count and the versions of every engine, so later runs load only
 the winner. Candidates that are not installed or fail to load are skipped with a note.
@@ -26,7 +29,15 @@ import numpy as np
 
 from plmkit.backends import registry
 from plmkit.backends.base import CausalLMBackend, EncoderBackend, Sampling, Task
-from plmkit.backends.calibration import CALIBRATION_FILE, PROMPTS, SENTENCES, labelled_rows
+from plmkit.backends.calibration import (
+    CALIBRATION_FILE,
+    CHAT_QUESTIONS,
+    PROMPTS,
+    SENTENCES,
+    chat_ids,
+    labelled_rows,
+)
+from plmkit.backends.chat_agreement import CHAT_TOKENS, allowed_changes, changed_answers
 from plmkit.batching import padded_batches
 from plmkit.paths import cache_dir, package_version, read_json, remember, weights_stamp
 from plmkit.registry import Kind, resolve
@@ -46,7 +57,7 @@ about 0.6 points, so beyond that the 0.5-point bound cannot be checked on these 
 held-out set to the next; bf16 flipped 0.1-0.2%)."""
 DECODE_MAX_PPL_RATIO = 1.10
 DECODE_TOKENS = 32
-SCHEMA = 3  # bump when a backend changes what it computes (e.g. int8 scheme)
+SCHEMA = 4  # bump when a backend or a check changes what it computes (4: chat answers)
 
 
 @dataclass
@@ -235,7 +246,31 @@ def _decoder_speed(backend: CausalLMBackend, prompt: list[int]) -> tuple[float, 
     return single, sum(len(o) for o in outs) / (time.perf_counter() - start)
 
 
+def _greedy(backend: CausalLMBackend, prompts: list[list[int]], tokens: int) -> list[list[int]]:
+    return [list(backend.stream(p, tokens, Sampling())) for p in prompts]
+
+
+def _mean_nll(backend: CausalLMBackend, prompts: list[list[int]], texts: list[list[int]]):
+    """Per text, the mean negative log-likelihood of the tokens after its prompt."""
+    return [
+        -float(backend.token_logprobs(t)[len(p) - 1 :].mean())
+        for p, t in zip(prompts, texts, strict=True)
+    ]
+
+
+def _reference(backend: CausalLMBackend, prompts: list, questions: list) -> dict[str, list]:
+    """fp32's greedy texts for PROMPTS (and their NLL), and its chat answers."""
+    texts = [p + c for p, c in zip(prompts, _greedy(backend, prompts, DECODE_TOKENS), strict=True)]
+    return {
+        "texts": texts,
+        "nll": _mean_nll(backend, prompts, texts),
+        "answers": _greedy(backend, questions, CHAT_TOKENS),
+    }
+
+
 def choose_decoder(model: str, build: Any, loaded: dict[str, CausalLMBackend]) -> Choice:
+    """Measure the decoder candidates (torch-fp32 first, the reference) and pick the
+    fastest that passes, for one stream (`name`) and for batches (`batch_name`)."""
     from plmkit import loading
 
     names, notes = candidates("decoder")
@@ -247,35 +282,41 @@ def choose_decoder(model: str, build: Any, loaded: dict[str, CausalLMBackend]) -
         _write_cache(key, choice)
         return choice
     log.info(
-        "choosing a backend for %s once (up to a minute, cached after): measuring %s",
+        "choosing a backend for %s once (a minute or two, cached after): measuring %s",
         model,
         ", ".join(names),
     )
     tokenizer = loading.cached("tokenizer", model)
     prompts = [tokenizer(p)["input_ids"] for p in PROMPTS]
+    questions = [chat_ids(tokenizer, question) for question, _ in CHAT_QUESTIONS]
     measured: dict[str, dict] = {}
-    texts: list[list[int]] = []
-    reference: list[float] = []
+    reference: dict[str, list] = {}
     for name in names:
         backend = _load_candidate(name, loaded, build, measured, notes)
         if backend is None:
             continue
         if name == "torch-fp32":
-            texts = [p + list(backend.stream(p, DECODE_TOKENS, Sampling())) for p in prompts]
-        nll = [
-            -float(backend.token_logprobs(t)[len(p) - 1 :].mean())
-            for p, t in zip(prompts, texts, strict=True)
-        ]
-        if name == "torch-fp32":
-            reference = nll
-        ratio = float(np.exp(np.mean(nll) - np.mean(reference)))
+            reference = _reference(backend, prompts, questions)
+            changed, asked = [], len(questions)
+        else:
+            changed, asked = changed_answers(backend, tokenizer, questions, reference["answers"])
+        measured[name] = {"chat_changed": len(changed), "chat_asked": asked, "ok": False}
+        if len(changed) > allowed_changes(len(questions)):  # rejected: no need to time it
+            question, answer = changed[0]
+            notes.append(
+                f"{name} rejected: {len(changed)} of {asked} chat answers asked differ from "
+                f"fp32's (first: {question!r} -> {answer!r})"
+            )
+            continue
+        nll = _mean_nll(backend, prompts, reference["texts"])
+        ratio = float(np.exp(np.mean(nll) - np.mean(reference["nll"])))
         single, batched = _decoder_speed(backend, prompts[0])
-        measured[name] = {
-            "speed": round(single, 1),
-            "batch_speed": round(batched, 1),
-            "quality": round(ratio, 4),
-            "ok": ratio <= DECODE_MAX_PPL_RATIO,
-        }
+        measured[name].update(
+            speed=round(single, 1),
+            batch_speed=round(batched, 1),
+            quality=round(ratio, 4),
+            ok=ratio <= DECODE_MAX_PPL_RATIO,
+        )
         if not measured[name]["ok"]:
             notes.append(f"{name} rejected: perplexity {ratio:.3f}x fp32's")
     passing = [n for n, m in measured.items() if m.get("ok")]
@@ -290,3 +331,10 @@ def choose_decoder(model: str, build: Any, loaded: dict[str, CausalLMBackend]) -
         log.info("note: %s", note)
     log.info("backend auto -> %s (batches: %s) for %s", choice.name, choice.batch_name, model)
     return choice
+
+
+def cached_decoder_choice(model: str) -> Choice | None:
+    """The decision `auto` has cached for this decoder here, or None; never measures."""
+    names, _ = candidates("decoder")
+    hit = _read_cache().get(_key(model, "generate", names))
+    return Choice(**hit) if hit is not None else None

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from plmkit import backends
-from plmkit.backends import select
+from plmkit.backends import chat_agreement, select
+from plmkit.backends.calibration import CHAT_QUESTIONS
 
 
 def test_auto_falls_back_with_a_note_when_an_engine_is_missing(
@@ -100,3 +101,80 @@ def test_auto_classify_holds_accuracy_on_labelled_rows(monkeypatch, tiny_classif
     assert flipped["ok"] is False and choice_name != "torch-int8"
     assert any(f"{len(texts)} labelled held-out rows" in note for note in entry["notes"])
     assert any("torch-int8 rejected: accuracy" in note for note in entry["notes"])
+
+
+# --- decoders: chat answers as fp32's, then perplexity ----------------------------------
+
+
+def _decoder_stand_in(monkeypatch, changed_questions: int, speeds=None) -> None:
+    """`auto` weighs torch-fp32 against a 'torch-bf16' that is fp32 (so its perplexity
+    ratio is 1.0) except that its first token is off on the first `changed_questions`
+    chat questions; speeds are fixed (fp32 10 tok/s, the stand-in 100) so timing noise
+    cannot decide."""
+    from plmkit.backends.torch_backend import TorchCausalLM
+
+    class ChangesAnswers(TorchCausalLM):
+        def __init__(self, model):
+            super().__init__(model, "fp32")
+            self.name, self.calls = "torch-bf16", 0
+            self.vocab = self.model.config.vocab_size
+
+        def stream(self, prompt_ids, max_new_tokens, sampling):
+            self.calls += 1  # auto asks the chat questions first, in order
+            tokens = super().stream(prompt_ids, max_new_tokens, sampling)
+            if self.calls > changed_questions:
+                yield from tokens
+                return
+            yield (next(tokens) + 1) % self.vocab
+            yield from tokens
+
+    real_build = backends.build_causal_lm
+    monkeypatch.setattr(select, "candidates", lambda kind: (["torch-fp32", "torch-bf16"], []))
+    monkeypatch.setattr(
+        backends,
+        "build_causal_lm",
+        lambda model, name: (
+            ChangesAnswers(model) if name == "torch-bf16" else real_build(model, name)
+        ),
+    )
+    speeds = speeds or {"torch-fp32": (10.0, 10.0), "torch-bf16": (100.0, 100.0)}
+    monkeypatch.setattr(select, "_decoder_speed", lambda backend, prompt: speeds[backend.name])
+
+
+def test_auto_rejects_a_decoder_that_changes_a_chat_answer(monkeypatch, tiny_llama_dir):
+    """Its perplexity of fp32's text passes (ratio 1.0), but the France answer changed:
+    rejected after that one question, without being timed."""
+    _decoder_stand_in(monkeypatch, changed_questions=1)
+    name = backends.choose(str(tiny_llama_dir), "decoder", backend="auto")
+    (entry,) = select._read_cache().values()
+    assert entry["measured"]["torch-bf16"] == {"chat_changed": 1, "chat_asked": 1, "ok": False}
+    assert name == entry["batch_name"] == "torch-fp32"
+    (note,) = entry["notes"]
+    assert note.startswith("torch-bf16 rejected: 1 of 1 chat answers asked differ from fp32's")
+    assert "(first: 'What is the capital of France?' ->" in note
+
+
+def test_auto_picks_the_faster_decoder_whose_chat_answers_agree(monkeypatch, tiny_llama_dir):
+    _decoder_stand_in(monkeypatch, changed_questions=0)
+    name = backends.choose(str(tiny_llama_dir), "decoder", backend="auto")
+    (entry,) = select._read_cache().values()
+    stand_in = entry["measured"]["torch-bf16"]
+    assert stand_in["chat_changed"] == 0 and stand_in["chat_asked"] == len(CHAT_QUESTIONS)
+    assert stand_in["quality"] == pytest.approx(1.0)
+    assert stand_in["ok"] and name == entry["batch_name"] == "torch-bf16"
+    assert select.cached_decoder_choice(str(tiny_llama_dir)).name == "torch-bf16"
+
+
+@pytest.mark.parametrize(("changed", "ok"), [(2, True), (3, False)])
+def test_the_chat_agreement_threshold_is_enforced(monkeypatch, tiny_llama_dir, changed, ok):
+    """With the bar lowered to all but 2 questions, 2 changed answers pass; 3 do not, and
+    asking stops at the third."""
+    bar = 1 - 2 / len(CHAT_QUESTIONS)
+    monkeypatch.setattr(chat_agreement, "DECODE_MIN_CHAT_AGREEMENT", bar)
+    _decoder_stand_in(monkeypatch, changed_questions=changed)
+    name = backends.choose(str(tiny_llama_dir), "decoder", backend="auto")
+    (entry,) = select._read_cache().values()
+    stand_in = entry["measured"]["torch-bf16"]
+    assert stand_in["ok"] is ok and stand_in["chat_changed"] == changed
+    assert stand_in["chat_asked"] == (len(CHAT_QUESTIONS) if ok else 3)
+    assert name == ("torch-bf16" if ok else "torch-fp32")
