@@ -76,6 +76,21 @@ def test_smollm2_chat_answers():
     assert "Paris" in out.text
 
 
+def test_smollm2_chat_answers_on_auto():
+    """The README's chat example as typed: `auto` must not pick an engine that changes the
+    answer (it measures every installed engine first, in this test's own cache)."""
+    command = ["generate", "What is the capital of France?", "--chat", "--stop", "."]
+    result = subprocess.run(
+        [sys.executable, "-m", "plmkit.cli", *command],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        timeout=1200,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Paris" in result.stdout, result.stdout + result.stderr[-2000:]
+
+
 def test_demo_runs_end_to_end():
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     result = subprocess.run(
