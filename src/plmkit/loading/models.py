@@ -47,10 +47,19 @@ def load_masked_lm(spec: ModelSpec | str, dtype: torch.dtype | None = None) -> P
             f"'{spec.name}' has no trained MLM head (missing: {sorted(info['missing_keys'])[0]}"
             f" and {len(info['missing_keys']) - 1} more), so it cannot fill masks",
             "train one with `plm pretrain mlm --model "
-            f"{spec.name} --out runs/mlm` and pass --model runs/mlm, "
-            "or use a hub MLM model in your cache (bert-base-uncased)",
+            f"{spec.name} --out runs/mlm`, then `plm fill-mask runs/mlm TEXT`"
+            + "".join(f", or use {name} (in your HF cache)" for name in _cached_mlm_models()),
         )
     return model.eval()
+
+
+def _cached_mlm_models() -> list[str]:
+    """Well-known hub MLM models that are in the local HF cache (none is suggested that
+    `plm models` would show as not cached)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    names = ("bert-base-uncased", "google-bert/bert-base-uncased", "distilbert-base-uncased")
+    return [n for n in names if isinstance(try_to_load_from_cache(n, "config.json"), str)][:1]
 
 
 def load_causal_lm(spec: ModelSpec | str, dtype: torch.dtype | None = None) -> PreTrainedModel:

@@ -168,3 +168,9 @@ def test_bad_input_fails_before_measuring(
     assert result.exit_code == 2, result.output
     assert result.output.startswith("error[PLM") and message in result.output
     assert len(result.output.strip().splitlines()) == 1, result.output
+
+
+def test_generate_stats_line_counts_one_token_in_the_singular(tiny_gpt2_dir):
+    result = run("generate", "the cat", "--model", str(tiny_gpt2_dir), "--max-new-tokens", "1")
+    assert result.exit_code == 0, result.output
+    assert "[1 token in " in result.output and "[1 tokens" not in result.output

@@ -11,6 +11,23 @@ def test_missing_mlm_head_is_reported(tiny_bert_dir):
     with pytest.raises(WrongModelKindError, match="no trained MLM head") as caught:
         loading.load_masked_lm(str(tiny_bert_dir))
     assert "plm pretrain mlm" in caught.value.fix
+    assert "plm fill-mask runs/mlm TEXT" in caught.value.fix
+
+
+def test_missing_mlm_head_suggests_only_cached_hub_models(tiny_bert_dir, monkeypatch, tmp_path):
+    """An empty HF cache (what `plm models` shows as not cached) suggests no hub model."""
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path))
+    with pytest.raises(WrongModelKindError) as caught:
+        loading.load_masked_lm(str(tiny_bert_dir))
+    assert "bert-base-uncased" not in caught.value.fix
+    cached = tmp_path / "models--bert-base-uncased" / "snapshots" / "abc"
+    cached.mkdir(parents=True)
+    (cached / "config.json").write_text("{}")
+    (tmp_path / "models--bert-base-uncased" / "refs").mkdir()
+    (tmp_path / "models--bert-base-uncased" / "refs" / "main").write_text("abc")
+    with pytest.raises(WrongModelKindError) as caught:
+        loading.load_masked_lm(str(tiny_bert_dir))
+    assert "or use bert-base-uncased (in your HF cache)" in caught.value.fix
 
 
 def test_causal_lm_without_pad_gets_eos(tiny_gpt2_dir):
