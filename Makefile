@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.plmkit-installed
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup demo test test-slow lint bench fast-llama llama-lib clean
+.PHONY: setup demo test test-slow lint bench fast-llama llama-lib browser clean
 
 setup: $(STAMP)
 
@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev,serve,bench,fast]'
+	$(BIN)/pip install -q -e '.[dev,serve,bench,fast,explain]'
 	@if [ -n "$$PLMKIT_NO_LLAMA" ]; then echo "PLMKIT_NO_LLAMA set: llama.cpp not built"; \
 	elif ! command -v c++ >/dev/null; then echo "note: no C++ compiler, llama.cpp not built"; \
 	else echo "building llama.cpp (about 3 minutes; PLMKIT_NO_LLAMA=1 skips it)"; \
@@ -31,8 +31,20 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(BIN)/plm demo
 
-test: setup
+test: setup browser
 	$(BIN)/pytest -q
+
+# Debian's chromium for the playground's browser tests, driven by Playwright's Python package
+# (Playwright's own browser download needs the internet). Best effort, never fails: as root
+# with apt-get it installs; otherwise it says so and those tests report one skipped line.
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's chromium for the browser tests (apt-get)"; \
+		(apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium) \
+			>/dev/null || echo "note: chromium not installed; the browser tests will be skipped"; \
+	else echo "note: no /usr/bin/chromium (as root: apt-get install chromium);" \
+		"the browser tests will be skipped"; fi
 
 test-slow: setup
 	$(BIN)/pytest -q -m slow
