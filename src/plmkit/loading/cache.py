@@ -10,7 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from plmkit.loading.models import load_causal_lm, load_encoder, load_masked_lm
+from plmkit.loading.models import (
+    load_causal_lm,
+    load_classifier,
+    load_encoder,
+    load_for_attention,
+    load_masked_lm,
+)
 from plmkit.loading.tokenizer import load_tokenizer
 from plmkit.paths import weights_stamp
 from plmkit.registry import resolve
@@ -66,12 +72,15 @@ _LOADERS = {
     "encoder": load_encoder,
     "masked_lm": load_masked_lm,
     "causal_lm": load_causal_lm,
+    "classifier": load_classifier,
+    "attention": load_for_attention,
 }
 _MODELS: BoundedCache[Any] = BoundedCache()
 
 
 def cached(what: str, name: str, dtype: torch.dtype | None = None) -> Any:
-    """Load once per process: `what` is tokenizer, encoder, masked_lm or causal_lm.
+    """Load once per process: `what` is tokenizer, encoder, masked_lm, causal_lm, classifier
+    or attention (`load_for_attention`: eager attention, fp32 whatever `dtype` says).
 
     The key includes the weights' modification time, so a directory rewritten by a
     training run is loaded afresh.
@@ -81,7 +90,7 @@ def cached(what: str, name: str, dtype: torch.dtype | None = None) -> Any:
     loader = _LOADERS[what]
 
     def load() -> Any:
-        return loader(spec) if what == "tokenizer" else loader(spec, dtype)
+        return loader(spec) if what in ("tokenizer", "attention") else loader(spec, dtype)
 
     return _MODELS.get_or_make((what, spec.name, str(dtype), stamp), load)
 

@@ -93,6 +93,16 @@ def load_classifier(spec: ModelSpec | str, dtype: torch.dtype | None = None) -> 
     return model.eval()
 
 
+def load_for_attention(spec: ModelSpec | str) -> PreTrainedModel:
+    """The bare network (encoder or decoder, no head) with eager attention, fp32: SDPA and
+    flash kernels never materialise the attention weights, so only this loader (for the
+    attention view) asks for the slower "eager" implementation that returns them."""
+    from transformers import AutoModel
+
+    spec = resolve(spec) if isinstance(spec, str) else spec
+    return _from_pretrained(AutoModel, spec, None, attn_implementation="eager").eval()
+
+
 # --- for training: the head is made when the checkpoint lacks it -------------------------
 
 
