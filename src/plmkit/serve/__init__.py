@@ -8,6 +8,8 @@ backends beneath them) and never imports the CLI.
     app.py         `create_app`: middleware, lifespan, /, /health, /v1/models, /metrics
     encoders.py    /v1/embeddings, /v1/classify, /v1/tokenize, /v1/fill-mask, /v1/mask-demo
     generation.py  /v1/completions, /v1/chat/completions (streamed or whole)
+    playground.py  /v1/explain, /v1/attention (what the page at / shows beside the rest)
+    page.html      the page at /: the playground (plain HTML and JS, no build step)
     schemas.py     request bodies
     errors.py      the one error body, and the handlers that produce it
     auth.py        API keys

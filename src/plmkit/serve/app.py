@@ -6,7 +6,7 @@ Metrics see every answer; a wrong key is refused before the body is read; a body
 the limit before it is parsed. The models warm up in a thread started by the lifespan, so
 /health answers 503 while they load and 200 once they are ready. GET / is the browser page,
 GET /v1/models lists the served models, GET /metrics is Prometheus text. The model routes
-are in `encoders` and `generation`.
+are in `encoders`, `generation` and `playground` (/v1/explain, /v1/attention).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from plmkit.serve.generation import generation_routes
 from plmkit.serve.limits import RequestBody
 from plmkit.serve.metrics import RequestMetrics
 from plmkit.serve.models import ServedModels
+from plmkit.serve.playground import playground_routes
 from plmkit.serve.settings import ServeSettings
 from plmkit.serve.state import ServerState
 
@@ -76,7 +77,7 @@ def create_app(models: ServedModels, settings: ServeSettings | None = None) -> F
         return state.metrics.response()
 
     routes = {route.path for route in app.routes if hasattr(route, "path")}
-    for router in (encoder_routes(state), generation_routes(state)):
+    for router in (encoder_routes(state), generation_routes(state), playground_routes(state)):
         routes |= {route.path for route in router.routes}
         app.include_router(router)
     app.add_middleware(RequestBody, max_body=state.settings.max_body)
