@@ -3,18 +3,20 @@
 llama-cpp-python is an optional extra built from source (`make setup` tries a lean build,
 about 3 minutes on 2 cores; `make fast-llama` retries), so it is imported only when this
 backend is used. It reads the GGUF directly: no conversion, and the weights are
-memory-mapped, so it starts fast.
+memory-mapped, so it starts fast. Threads for one sequence are measured once per CPU,
+file and load (`decode_threads`); prompts and batches use every torch thread.
 """
 
 from __future__ import annotations
 
-import os
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from plmkit import loading
+from plmkit.backends import decode_threads
 from plmkit.backends.base import CausalLMBackend, Sampling
 from plmkit.errors import BackendUnavailableError
 from plmkit.hardware import cpu_info
@@ -30,24 +32,14 @@ VARIANTS: dict[str, str | None] = {
     "llama-cpp-bf16": "bf16",
 }
 """Backend name -> the rewrite of the shipped GGUF it runs (None: the file as shipped)."""
-STREAM_THREADS = 1
-"""Threads for one sequence. A 135M model's per-token work is too small to split: on a quiet
-2-core Zen 5, smollm2 Q4_1 ran at 148 tok/s on 1 thread, 170 on 2 with OpenMP's default
-waits, 46 on 2 with OMP_WAIT_POLICY=PASSIVE, and about 2 on 2 when another process held a
-core. One thread is near the best and never waits on a busy core. PLMKIT_LLAMA_THREADS
-overrides it; batches of prompts (real matrix work: 148 -> 257 tok/s for 8 prompts) use
-every torch thread."""
+PROBE_TOKENS = 16
+"""Tokens each thread count decodes (best of 2 rounds) when decode_threads measures."""
 
 
 def gguf_path(model: str, name: str) -> Path | None:
     """The GGUF file backend `name` runs for `model` (rewritten once if a variant)."""
     variant = VARIANTS[name]
     return loading.gguf_requantized(model, variant) if variant else loading.gguf_file(model)
-
-
-def stream_threads() -> int:
-    value = os.environ.get("PLMKIT_LLAMA_THREADS", "")
-    return int(value) if value.isdigit() and int(value) > 0 else STREAM_THREADS
 
 
 class LlamaCppCausalLM(CausalLMBackend):
@@ -68,11 +60,42 @@ class LlamaCppCausalLM(CausalLMBackend):
             model_path=str(path),
             n_ctx=CONTEXT,
             n_batch=512,
-            n_threads=stream_threads(),
+            n_threads=1,
             n_threads_batch=cpu_info().threads,
             verbose=False,
         )
         self.eos_token_ids = frozenset({self.llm.token_eos()})
+        self.threads = decode_threads.stream_threads(path, self._tokens_per_second)
+        self._set_threads(self.threads)
+
+    def _set_threads(self, threads: int) -> None:
+        import llama_cpp
+
+        llama_cpp.llama_set_n_threads(self.llm._ctx.ctx, threads, cpu_info().threads)
+
+    def _tokens_per_second(self, threads: int) -> float:
+        """Single-token decode speed on `threads` (one token fed again and again: the same
+        work per step as generating), best of 2 rounds of PROBE_TOKENS."""
+        from llama_cpp._internals import LlamaBatch
+
+        self._set_threads(threads)
+        context, steps = self.llm._ctx, min(PROBE_TOKENS, self.context_size - 1)
+        token = max(self.llm.token_bos(), 0)
+        batch = LlamaBatch(n_tokens=1, embd=0, n_seq_max=1, verbose=False)
+        best = 0.0
+        try:
+            for _ in range(2):
+                context.kv_cache_clear()
+                start = time.perf_counter()
+                for position in range(steps):
+                    batch.set_batch([token], n_past=position, logits_all=True)
+                    context.decode(batch)
+                best = max(best, steps / (time.perf_counter() - start))
+        finally:
+            batch.close()
+            context.kv_cache_clear()
+            self.llm.n_tokens = 0
+        return best
 
     @property
     def context_size(self) -> int:
