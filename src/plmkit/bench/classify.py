@@ -8,7 +8,16 @@ import numpy as np
 
 from plmkit import backends, loading
 from plmkit.backends import registry
-from plmkit.bench.harness import Engine, auto_choice, enter, race, request_latency
+from plmkit.bench.harness import (
+    PROBE_TEXTS,
+    Engine,
+    SlowProbe,
+    auto_choice,
+    enter,
+    probe_rate,
+    race,
+    request_latency,
+)
 from plmkit.bench.limits import encoder_limit
 from plmkit.bench.measure import Row
 from plmkit.bench.options import BenchOptions
@@ -34,7 +43,13 @@ def _backend_engine(directory: str, name: str, tokenizer, texts: list[str]) -> E
         logits = backends.forward_sorted(backend, tokenizer, batch)
         return np.argmax(np.stack(logits), -1)
 
-    return Engine(f"plmkit --backend {name} (sorted batches of 32)", lambda: run(texts), run)
+    sample = texts[:PROBE_TEXTS]
+    return Engine(
+        f"plmkit --backend {name} (sorted batches of 32)",
+        lambda: run(texts),
+        run,
+        probe=lambda: probe_rate(lambda: run(sample), len(sample)),
+    )
 
 
 def _quality(engine: Engine, accuracy: dict[str, float], fp32: Engine | None) -> str:
@@ -62,8 +77,10 @@ def scenario(options: BenchOptions) -> list[Row]:
     engines: list[Engine] = []
     enter(engines, lambda: _pipeline_engine(pipeline, directory, texts))
     auto = auto_choice("encoder", directory, "classify")
+    slow = SlowProbe("classify", "texts/s", options.all_engines)
     for name in registry.installed("encoder"):
-        enter(engines, lambda name=name: _backend_engine(directory, name, tokenizer, texts))
+        load = lambda name=name: _backend_engine(directory, name, tokenizer, texts)  # noqa: E731
+        enter(engines, load, slow, name)
     race(engines, options.rounds)
     accuracy = {e.name: float(np.mean(e.output == gold)) * 100 for e in engines}
     fp32 = next((e for e in engines if "torch-fp32" in e.name), None)
@@ -86,4 +103,4 @@ def scenario(options: BenchOptions) -> list[Row]:
             )
         )
     backends.unload_all()
-    return rows
+    return rows + slow.skipped

@@ -9,7 +9,16 @@ import numpy as np
 
 from plmkit import backends, loading
 from plmkit.backends import registry
-from plmkit.bench.harness import Engine, auto_choice, enter, race, request_latency
+from plmkit.bench.harness import (
+    PROBE_TEXTS,
+    Engine,
+    SlowProbe,
+    auto_choice,
+    enter,
+    probe_rate,
+    race,
+    request_latency,
+)
 from plmkit.bench.limits import encoder_limit
 from plmkit.bench.measure import Row
 from plmkit.bench.options import BenchOptions
@@ -48,17 +57,20 @@ def scenario(options: BenchOptions) -> list[Row]:
     if SentenceTransformer is not None:
         enter(engines, lambda: _sentence_transformers(SentenceTransformer, options.encoder, texts))
     auto = auto_choice("encoder", options.encoder)
+    slow = SlowProbe("encode", "texts/s", options.all_engines)
     for name in registry.installed("encoder"):
 
         def load(name: str = name) -> Engine:
             run = partial(plm_encode, model=options.encoder, backend=name)
+            sample = texts[:PROBE_TEXTS]
             return Engine(
                 f"plmkit encode --backend {name}",
                 lambda: run(texts).embeddings,
                 lambda batch: run(batch).embeddings,
+                probe=lambda: probe_rate(lambda: run(sample), len(sample)),
             )
 
-        enter(engines, load)
+        enter(engines, load, slow, name)
     race(engines, options.rounds)
     reference = engines[0].output
     rows = []
@@ -82,4 +94,4 @@ def scenario(options: BenchOptions) -> list[Row]:
             )
         )
     backends.unload_all()
-    return rows
+    return rows + slow.skipped

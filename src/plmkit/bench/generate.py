@@ -12,7 +12,15 @@ import numpy as np
 
 from plmkit import backends, loading
 from plmkit.backends import Sampling, registry
-from plmkit.bench.harness import Engine, auto_choice, enter, race
+from plmkit.bench.harness import (
+    PROBE_TOKENS,
+    Engine,
+    SlowProbe,
+    auto_choice,
+    enter,
+    probe_rate,
+    race,
+)
 from plmkit.bench.limits import decoder_limit, decoder_parameters
 from plmkit.bench.measure import Row, percentiles
 from plmkit.bench.options import BenchOptions
@@ -86,7 +94,15 @@ def _stream_engine(name: str, options: BenchOptions, prompt: list[int]) -> Engin
             stamps.append(time.perf_counter())
         return tokens, stamps, start
 
-    return Engine(f"plmkit generate --backend {name} (batch 1)", run, handle=backend)
+    def probe() -> None:
+        list(backend.stream(prompt, PROBE_TOKENS, Sampling()))
+
+    return Engine(
+        f"plmkit generate --backend {name} (batch 1)",
+        run,
+        handle=backend,
+        probe=lambda: probe_rate(probe, PROBE_TOKENS),
+    )
 
 
 def _timing(engine: Engine) -> dict:
@@ -117,9 +133,10 @@ def scenario(options: BenchOptions) -> list[Row]:
     engines: list[Engine] = []
     hf = enter(engines, lambda: _hf_engine(options, prompt))
     unavailable: list[Row] = []
+    slow = SlowProbe("generate", "tokens/s", options.all_engines)
     for name in registry.installed("decoder"):
         try:
-            enter(engines, lambda name=name: _stream_engine(name, options, prompt))
+            enter(engines, lambda name=name: _stream_engine(name, options, prompt), slow, name)
         except PlmError as error:  # e.g. llama-cpp on a model without a GGUF
             unavailable.append(
                 Row(
@@ -163,7 +180,8 @@ def scenario(options: BenchOptions) -> list[Row]:
             )
         )
     del hf, engines
-    rows += _concurrent(options, tokenizer, singles, batch_capable, auto_batch) + unavailable
+    rows += _concurrent(options, tokenizer, singles, batch_capable, auto_batch)
+    rows += slow.skipped + unavailable
     backends.unload_all()
     return rows
 

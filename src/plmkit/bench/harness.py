@@ -1,15 +1,26 @@
 """How the inference scenarios race their engines: each engine is loaded and warmed up once
 (peak memory recorded), then timed in rounds interleaved with the others, best round kept;
-single requests are timed afterwards for latency."""
+single requests are timed afterwards for latency.
+
+Before its warm-up an engine may run a short probe (a slice of the workload) against torch
+fp32's on the same slice (`SlowProbe`): one far slower is reported with the probe's figure
+instead of being timed. On an AVX2 CPU emulated bf16 encoded at 0.19x fp32 and, timed for
+three rounds like the others, took most of a 35-minute `plm bench all`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from plmkit import backends
-from plmkit.bench.measure import PeakMemory, percentiles, timed
+from plmkit.bench.measure import PeakMemory, Row, percentiles, timed
+
+SLOW_PROBE_RATIO = 0.5
+"""An engine whose probe runs below this share of the reference's is skipped."""
+PROBE_TEXTS = 32
+"""Texts in an encoder probe (one batch); a decoder probe decodes PROBE_TOKENS."""
+PROBE_TOKENS = 8
 
 
 @dataclass
@@ -25,12 +36,67 @@ class Engine:
     output: Any = None
     handle: Any = None
     """The model or backend behind `run` (for quality checks after the race)."""
+    probe: Callable[[], float] | None = None
+    """A short slice of the workload: units/s (see `probe_rate`), for `SlowProbe`."""
 
 
-def enter(engines: list[Engine], load: Callable[[], Engine]) -> Engine:
-    """Load an engine and run its workload once (warm-up), recording peak memory."""
+def probe_rate(work: Callable[[], Any], units: float) -> float:
+    """units/s of `work`, run once to warm up and then timed once."""
+    work()
+    _, seconds = timed(work)
+    return units / max(seconds, 1e-9)
+
+
+@dataclass
+class SlowProbe:
+    """Skips the engines whose probe runs below SLOW_PROBE_RATIO of the reference's (torch
+    fp32, probed first), noting each as a row with the probe's figure; `all_engines` keeps
+    every engine and probes none."""
+
+    scenario: str
+    unit: str
+    all_engines: bool = False
+    reference: str = "torch-fp32"
+    reference_rate: float | None = None
+    skipped: list[Row] = field(default_factory=list)
+
+    def keep(self, backend: str, engine: Engine) -> bool:
+        if self.all_engines or engine.probe is None:
+            return True
+        rate = engine.probe()
+        if backend == self.reference:
+            self.reference_rate = rate
+            return True
+        if self.reference_rate is None or rate >= SLOW_PROBE_RATIO * self.reference_rate:
+            return True
+        self.skipped.append(
+            Row(
+                self.scenario,
+                engine.name,
+                rate,
+                self.unit,
+                note=(
+                    f"skipped, not timed: a short probe ran at {rate:.1f} {self.unit}, "
+                    f"{rate / self.reference_rate:.2f}x {self.reference}'s "
+                    f"{self.reference_rate:.1f} on the same slice (--all-engines times it)"
+                ),
+            )
+        )
+        return False
+
+
+def enter(
+    engines: list[Engine],
+    load: Callable[[], Engine],
+    probe: SlowProbe | None = None,
+    backend: str = "",
+) -> Engine | None:
+    """Load an engine and run its workload once (warm-up), recording peak memory; None
+    when `probe` finds the engine far slower than its reference (it is not timed)."""
     with PeakMemory() as memory:
         engine = load()
+        if probe is not None and not probe.keep(backend, engine):
+            return None
         engine.output = engine.run()
     engine.memory_mb = memory.mb
     engines.append(engine)

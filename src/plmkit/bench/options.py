@@ -18,6 +18,8 @@ class BenchOptions:
     new_tokens: int | None = None
     """Tokens per generation (default 128; quick 8)."""
     concurrent: int = 8
+    all_engines: bool = False
+    """Time every engine, even one a short probe shows far slower than fp32 here."""
     limits: dict = field(default_factory=dict)
     """The machine's measured limits (`machine.limits`), filled in by `run_bench`."""
 

@@ -28,7 +28,7 @@ def small_world(tmp_path, monkeypatch):
 
 
 def test_classify_rows(tiny_classifier_dir):
-    options = BenchOptions(quick=True, classifier=str(tiny_classifier_dir))
+    options = BenchOptions(quick=True, classifier=str(tiny_classifier_dir), all_engines=True)
     options.limits = {"matmul_fp32_gflops": 50.0}
     rows = [row.to_dict() for row in scenario(options)]
     baseline, *others = rows

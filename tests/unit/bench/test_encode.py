@@ -36,7 +36,8 @@ def test_bench_encode_quick_json(tiny_bert_dir):
     from plmkit.cli import app
 
     result = CliRunner().invoke(
-        app, ["bench", "encode", "--quick", "--json", "--encoder", str(tiny_bert_dir)]
+        app,
+        ["bench", "encode", "--quick", "--json", "--all-engines", "--encoder", str(tiny_bert_dir)],
     )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout[result.stdout.index("{") :])
@@ -64,3 +65,28 @@ def test_bench_encode_quick_json(tiny_bert_dir):
     assert fp32["of_limit"] == pytest.approx(fp32["throughput"] / fp32["limit"], abs=0.002)
     int8 = [r for r in plmkit_rows if "int8" in r["name"]]
     assert all(r["limit"] is None and r["of_limit"] is None for r in int8)  # not measured
+
+
+def test_a_far_slower_engine_is_skipped_with_its_probe(tiny_bert_dir, monkeypatch):
+    """Probes (faked: torch-bf16's at 2% of fp32's) skip torch-bf16; the rest are timed."""
+    from plmkit.bench import BenchOptions
+    from plmkit.bench.encode import scenario
+
+    rates = iter([100.0, 2.0, 90.0])  # torch-fp32 is probed first, then torch-bf16
+    monkeypatch.setattr("plmkit.bench.encode.probe_rate", lambda work, units: next(rates))
+    three = ["torch-fp32", "torch-bf16", "torch-int8"]  # no ONNX export: a cheaper test
+    monkeypatch.setattr("plmkit.backends.registry.installed", lambda kind: three)
+    monkeypatch.setattr("plmkit.bench.encode.auto_choice", lambda *args, **kwargs: "torch-fp32")
+    rows = [r.to_dict() for r in scenario(BenchOptions(quick=True, encoder=str(tiny_bert_dir)))]
+    skipped = [r for r in rows if r["note"].startswith("skipped")]
+    assert [r["name"] for r in skipped] == ["plmkit encode --backend torch-bf16"]
+    assert skipped[0]["throughput"] == 2.0 and skipped[0]["p50_ms"] is None
+    assert (
+        "0.02x torch-fp32's 100.0" in skipped[0]["note"] and "--all-engines" in skipped[0]["note"]
+    )
+    timed = [r for r in rows if r not in skipped]
+    assert all(r["p50_ms"] is not None for r in timed)
+    assert {r["name"] for r in timed} >= {
+        "plmkit encode --backend torch-fp32",
+        "plmkit encode --backend torch-int8",
+    }

@@ -21,7 +21,7 @@ def small_world(tmp_path, monkeypatch):
 def test_generate_rows(tiny_llama_dir):
     from transformers import AutoConfig
 
-    options = BenchOptions(quick=True, decoder=str(tiny_llama_dir), concurrent=3)
+    options = BenchOptions(quick=True, decoder=str(tiny_llama_dir), concurrent=3, all_engines=True)
     rows = run_bench(["generate"], options)["scenarios"]["generate"]["rows"]
     baseline = rows[0]
     assert baseline["baseline"] and baseline["ttft_ms"] > 0

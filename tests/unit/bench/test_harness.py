@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from plmkit.bench.harness import Engine, enter, race, request_latency
+from plmkit.bench.harness import Engine, SlowProbe, enter, probe_rate, race, request_latency
 
 
 def test_race_interleaves_and_keeps_the_best_round():
@@ -25,3 +25,52 @@ def test_request_latency_times_each_request():
     assert seen == [["x"], ["y"], ["z"]]
     assert set(latency) == {"p50_ms", "p95_ms"} and latency["p95_ms"] >= latency["p50_ms"] >= 0
     assert request_latency(Engine("no single", lambda: None), [["x"]]) == {}
+
+
+def _probed(name: str, rate: float, runs: list[str], probes: list[str]) -> Engine:
+    def probe() -> float:
+        probes.append(name)
+        return rate
+
+    return Engine(name, lambda: runs.append(name), probe=probe)
+
+
+def test_slow_probe_skips_a_far_slower_engine_untimed():
+    runs: list[str] = []
+    probes: list[str] = []
+    slow = SlowProbe("encode", "texts/s")
+    engines: list[Engine] = []
+    speeds = {"torch-fp32": 100.0, "torch-bf16": 19.0, "onnx-int8": 180.0, "torch-int8": 51.0}
+    for name, rate in speeds.items():
+        entered = enter(engines, lambda n=name, r=rate: _probed(n, r, runs, probes), slow, name)
+        assert (entered is None) == (name == "torch-bf16")
+    assert probes == list(speeds)
+    assert runs == ["torch-fp32", "onnx-int8", "torch-int8"]  # bf16 never ran its workload
+    assert [e.name for e in engines] == runs
+    (row,) = slow.skipped
+    assert (row.scenario, row.name, row.throughput, row.unit) == (
+        "encode",
+        "torch-bf16",
+        19.0,
+        "texts/s",
+    )
+    assert row.note == (
+        "skipped, not timed: a short probe ran at 19.0 texts/s, 0.19x torch-fp32's 100.0 "
+        "on the same slice (--all-engines times it)"
+    )
+
+
+def test_all_engines_probes_nothing_and_keeps_everything():
+    runs: list[str] = []
+    probes: list[str] = []
+    slow = SlowProbe("encode", "texts/s", all_engines=True)
+    engines: list[Engine] = []
+    for name, rate in {"torch-fp32": 100.0, "torch-bf16": 1.0}.items():
+        enter(engines, lambda n=name, r=rate: _probed(n, r, runs, probes), slow, name)
+    assert probes == [] and runs == ["torch-fp32", "torch-bf16"] and slow.skipped == []
+
+
+def test_probe_rate_warms_up_then_times_once():
+    calls: list[int] = []
+    rate = probe_rate(lambda: calls.append(1), 32)
+    assert calls == [1, 1] and rate > 0
