@@ -23,6 +23,9 @@ def bench_cmd(
     decoder: Annotated[str, typer.Option(help="decoder for generate")] = "smollm2",
     texts: Annotated[int | None, typer.Option(help="sentences (default 1000)")] = None,
     new_tokens: Annotated[int | None, typer.Option(help="tokens per generation")] = None,
+    all_engines: Annotated[
+        bool, typer.Option(help="time every engine, even one a short probe shows far slower")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Throughput, latency, TTFT and memory of the Hugging Face baselines and plmkit."""
@@ -35,6 +38,7 @@ def bench_cmd(
         decoder=decoder,
         texts=texts,
         new_tokens=new_tokens,
+        all_engines=all_engines,
     )
     report = run_bench(scenarios or ["all"], options, on_progress=lambda m: typer.echo(m, err=True))
     if as_json:
