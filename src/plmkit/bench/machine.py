@@ -1,14 +1,23 @@
 """The machine a benchmark ran on: CPU, versions, and its measured limits.
 
-The limits are what this CPU can do at best, measured with torch in a few seconds:
+The limits are what this CPU can do at best with the kernels the engines run, measured in
+a few seconds:
 - memory bandwidth: copying a 256 MiB tensor (read + write), best of 5;
-- matmul throughput at fp32, bf16 and int8 (`torch._int_mm`), 2048 x 2048, best of 3.
+- matmul throughput, 2048 x 2048, best of 3 (or fewer where one call takes over 2 s):
+  fp32 through an nn.Linear (`F.linear`) and through ONNX Runtime's MatMul, the faster;
+  bf16 through `F.linear` on bf16 weights (what torch-bf16 runs; a bf16 `a @ b` of square
+  tensors took a kernel 9x slower than Linear's on an AVX2 CPU); int8 through torch's
+  dynamic int8 Linear and ONNX Runtime's dynamically quantised MatMul (the torch-int8 and
+  onnx-int8 kernels), the faster. The int8 limit was `torch._int_mm` before, a kernel no
+  engine uses: 1.3 GFLOP/s on a Zen 3 where ONNX int8 ran MiniLM at 90x that ("of limit"
+  8,980%).
 Decoding one token reads every weight once, so tokens/s <= bandwidth / weight bytes;
 an encoder does about 2 x parameters x tokens FLOPs, so texts/s <= FLOP/s / that.
 """
 
 from __future__ import annotations
 
+import logging
 import platform
 import time
 
@@ -42,10 +51,14 @@ def hardware() -> dict:
     return {**info, "flags": flags}
 
 
-def _best(function, repeats: int) -> float:
+def _best(function, repeats: int, budget: float = 2.0) -> float:
+    """Best time of `repeats` calls after a warm-up; calls over `budget` seconds stop early."""
+    start = time.perf_counter()
     function()
-    best = float("inf")
+    best = time.perf_counter() - start
     for _ in range(repeats):
+        if best > budget:
+            break
         start = time.perf_counter()
         function()
         best = min(best, time.perf_counter() - start)
@@ -62,57 +75,94 @@ def memory_bandwidth_gbs(mib: int = 256) -> float:
 
 
 def matmul_gflops(dtype: str, size: int = 2048) -> float:
+    """An nn.Linear's matmul (size tokens x size -> size) at fp32, bf16 or int8 (torch's
+    dynamic int8 Linear, as torch-int8 quantises it)."""
     import torch
 
+    x = torch.randn(size, size)
     if dtype == "int8":
-        a = torch.randint(-128, 127, (size, size), dtype=torch.int8)
-        b = torch.randint(-128, 127, (size, size), dtype=torch.int8)
-        seconds = _best(lambda: torch._int_mm(a, b), 3)
+        from plmkit.backends.torch_backend import quantize_int8
+
+        layer = quantize_int8(torch.nn.Sequential(torch.nn.Linear(size, size, bias=False)))
     else:
         kind = {"fp32": torch.float32, "bf16": torch.bfloat16}[dtype]
-        a, b = torch.randn(size, size).to(kind), torch.randn(size, size).to(kind)
-        seconds = _best(lambda: a @ b, 3)
+        layer = torch.nn.Linear(size, size, bias=False).to(kind)
+        x = x.to(kind)
+    with torch.inference_mode():
+        seconds = _best(lambda: layer(x), 3)
     return 2 * size**3 / seconds / 1e9
 
 
-def onnx_matmul_gflops(size: int = 2048) -> float | None:
-    """fp32 matmul through ONNX Runtime, or None where it is not installed.
+def _onnx_matmul_session(size: int, int8: bool):
+    """An ONNX Runtime session of x @ W (W a size x size constant), dynamically quantised to
+    int8 the way `loading.exports` quantises the onnx-int8 models when `int8`."""
+    import tempfile
+    from pathlib import Path
 
-    Its GEMM ran 1.5-2x torch's on Zen 5 (an ONNX MiniLM reached 305 GFLOP/s against torch's
-    207 for a plain matmul), so the fp32 limit is the faster of the two.
-    """
-    try:
-        import numpy as np
-        import onnxruntime as ort
-        from onnx import TensorProto, helper
-    except ImportError:
-        return None
+    import numpy as np
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
     from plmkit.hardware import cpu_info
 
-    inputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [size, size]) for n in "ab"]
-    output = helper.make_tensor_value_info("c", TensorProto.FLOAT, [size, size])
+    weight = np.random.default_rng(1).standard_normal((size, size), np.float32)
     graph = helper.make_graph(
-        [helper.make_node("MatMul", ["a", "b"], ["c"])], "mm", inputs, [output]
+        [helper.make_node("MatMul", ["x", "w"], ["y"])],
+        "mm",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [size, size])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [size, size])],
+        initializer=[numpy_helper.from_array(weight, "w")],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     options = ort.SessionOptions()
     options.intra_op_num_threads = cpu_info().threads
-    session = ort.InferenceSession(model.SerializeToString(), options, ["CPUExecutionProvider"])
-    feeds = {n: np.random.default_rng(0).standard_normal((size, size), np.float32) for n in "ab"}
+    options.log_severity_level = 3
+    if not int8:
+        return ort.InferenceSession(model.SerializeToString(), options, ["CPUExecutionProvider"])
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with tempfile.TemporaryDirectory() as tmp:
+        plain, quantised = Path(tmp) / "mm.onnx", Path(tmp) / "mm-int8.onnx"
+        onnx.save(model, plain)
+        logging.disable(logging.WARNING)  # its "consider pre-processing" advice
+        try:
+            quantize_dynamic(
+                str(plain), str(quantised), weight_type=QuantType.QInt8, per_channel=True
+            )
+        finally:
+            logging.disable(logging.NOTSET)
+        return ort.InferenceSession(str(quantised), options, ["CPUExecutionProvider"])
+
+
+def onnx_matmul_gflops(size: int = 2048, int8: bool = False) -> float | None:
+    """x @ W through ONNX Runtime (fp32, or int8 as onnx-int8 runs it), or None where it is
+    not installed. Its fp32 GEMM ran 1.5-2x torch's on Zen 5 (an ONNX MiniLM reached 305
+    GFLOP/s against torch's 207 for a plain matmul)."""
+    try:
+        import numpy as np
+
+        session = _onnx_matmul_session(size, int8)
+    except ImportError:
+        return None
+    feeds = {"x": np.random.default_rng(0).standard_normal((size, size), np.float32)}
     seconds = _best(lambda: session.run(None, feeds), 3)
     return 2 * size**3 / seconds / 1e9
 
 
 def limits(quick: bool = False) -> dict[str, float]:
+    """The machine's limits: each dtype's matmul rate is the fastest of its engines' kernels."""
     size = 1024 if quick else 2048
     result = {"memory_bandwidth_gbs": memory_bandwidth_gbs(64 if quick else 256)}
     for dtype in ("fp32", "bf16", "int8"):
         try:
             result[f"matmul_{dtype}_gflops"] = matmul_gflops(dtype, size)
-        except RuntimeError:  # e.g. no int8 matmul kernel on this build
+        except RuntimeError:  # e.g. no int8 kernel on this build
             continue
-    onnx_fp32 = onnx_matmul_gflops(size)
-    if onnx_fp32 is not None:
-        result["matmul_fp32_gflops"] = max(result.get("matmul_fp32_gflops", 0.0), onnx_fp32)
+    for dtype in ("fp32", "int8"):
+        onnx = onnx_matmul_gflops(size, int8=dtype == "int8")
+        if onnx is not None:
+            name = f"matmul_{dtype}_gflops"
+            result[name] = max(result.get(name, 0.0), onnx)
     return {k: round(v, 1) for k, v in result.items()}

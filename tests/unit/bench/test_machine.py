@@ -23,3 +23,40 @@ def test_quick_limits_are_positive_and_rounded():
     limits = machine.limits(quick=True)
     assert limits["memory_bandwidth_gbs"] > 0 and limits["matmul_fp32_gflops"] > 0
     assert all(round(v, 1) == v for v in limits.values())
+
+
+def test_int8_limit_is_the_engines_int8_kernels(monkeypatch):
+    """int8's limit is the faster of torch's dynamic int8 Linear and ONNX Runtime's
+    quantised MatMul (not torch._int_mm, which no engine runs); fp32 likewise."""
+    calls = []
+
+    def fake_onnx(size, int8=False):
+        calls.append(("onnx", size, int8))
+        return 40.0 if int8 else 5.0
+
+    monkeypatch.setattr(machine, "onnx_matmul_gflops", fake_onnx)
+    monkeypatch.setattr(
+        machine, "matmul_gflops", lambda dtype, size: {"int8": 30.0}.get(dtype, 9.0)
+    )
+    limits = machine.limits(quick=True)
+    assert limits["matmul_int8_gflops"] == 40.0 and limits["matmul_fp32_gflops"] == 9.0
+    assert limits["matmul_bf16_gflops"] == 9.0
+    assert calls == [("onnx", 1024, False), ("onnx", 1024, True)]
+
+
+def test_onnx_int8_matmul_is_measured():
+    import pytest
+
+    pytest.importorskip("onnxruntime")
+    assert machine.onnx_matmul_gflops(128, int8=True) > 0
+    assert machine.onnx_matmul_gflops(128) > 0
+
+
+def test_best_stops_early_on_a_slow_call():
+    calls = []
+
+    def slow():
+        calls.append(1)
+
+    assert machine._best(slow, 3, budget=-1.0) >= 0
+    assert len(calls) == 1  # the warm-up was over the budget: no repeats
