@@ -8,6 +8,7 @@ head; a loader for training makes the head it needs and says which weights are n
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any
 
 from plmkit.errors import WrongModelKindError
@@ -20,12 +21,23 @@ if TYPE_CHECKING:
     from transformers import PreTrainedModel
 
 
+_LOAD_LOCK = threading.RLock()
+"""One from_pretrained at a time: transformers 5 is not thread-safe while loading (three
+threads loading a BertForMaskedLM together all came back without its tied decoder), and
+the server loads in worker threads."""
+
+
 def _from_pretrained(auto_class: Any, spec: ModelSpec | str, dtype: torch.dtype | None, **kw):
     import torch
 
-    return auto_class.from_pretrained(
-        model_dir(spec), dtype=dtype or torch.float32, use_safetensors=True, **NO_REMOTE_CODE, **kw
-    )
+    with _LOAD_LOCK:
+        return auto_class.from_pretrained(
+            model_dir(spec),
+            dtype=dtype or torch.float32,
+            use_safetensors=True,
+            **NO_REMOTE_CODE,
+            **kw,
+        )
 
 
 def load_encoder(spec: ModelSpec | str, dtype: torch.dtype | None = None) -> PreTrainedModel:
