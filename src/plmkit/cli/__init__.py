@@ -7,7 +7,7 @@ stage of the workflow, imported here in the order `plm --help` lists them.
 # isort: off
 # Importing a module registers its commands; `plm --help` lists them in this order.
 from plmkit.cli.base import app
-from plmkit.cli import start, inference, training, reporting, serving, measuring  # noqa: F401
+from plmkit.cli import start, inference, training, paradigms, reporting, serving, measuring  # noqa: F401
 # isort: on
 
 
