@@ -4,21 +4,25 @@ Backends speak numpy at the edges (int64 ids in, float32 out) so that a pipeline
 cares whether torch, ONNX Runtime, CTranslate2 or llama.cpp did the work.
 
 A decoder reports its context (`context_size`: prompt and new tokens of one sequence) and
-never decodes past it: `stream` and `generate_batch` stop where the context is full instead
+never decodes past it: `stream` and `decode_batch` stop where the context is full instead
 of raising, so no engine error reaches the user at the end of the context. What the user is
 told about it (a capped request, a prompt too long) is the generate pipeline's business.
+`decode_batch` streams a batch's tokens row by row through a callback, so a server can
+stream every request of a batch and stop one (a stop string, a client gone) without the rest.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 
 Task = Literal["embed", "classify"]
+OnToken = Callable[[int, int], bool]
+"""(row, token) -> True to stop decoding that row; called for every new token, as it is made."""
 
 
 @dataclass(frozen=True)
@@ -84,14 +88,40 @@ class CausalLMBackend(ABC):
         """Yield new token ids one at a time (eos included), at most `room(...)` of them;
         stop by leaving the loop."""
 
-    def generate_batch(
-        self, prompts: Sequence[Sequence[int]], max_new_tokens: int, sampling: Sampling
-    ) -> list[list[int]]:
-        """New ids for several prompts at once; engines with real batching override this.
+    batches: bool = False
+    """True where `decode_batch` really decodes the prompts together (one forward per step)."""
+
+    def decode_batch(
+        self,
+        prompts: Sequence[Sequence[int]],
+        limits: Sequence[int],
+        sampling: Sampling,
+        on_token: OnToken,
+    ) -> None:
+        """Decode several prompts at once, handing each new token to `on_token` as it comes;
+        row `i` stops at eos, after `limits[i]` new tokens, at the context, or when
+        `on_token` says so. Engines with real batching override this; here the prompts run
+        one after another.
 
         No sequence goes past the context; engines that run a batch to one length (torch,
         CTranslate2) stop every sequence where the longest prompt fills the context."""
-        return [list(self.stream(p, max_new_tokens, sampling)) for p in prompts]
+        for row, prompt in enumerate(prompts):
+            for token in self.stream(prompt, limits[row], sampling):
+                if on_token(row, token):
+                    break
+
+    def generate_batch(
+        self, prompts: Sequence[Sequence[int]], max_new_tokens: int, sampling: Sampling
+    ) -> list[list[int]]:
+        """New ids for several prompts at once (`decode_batch`, collected)."""
+        outputs: list[list[int]] = [[] for _ in prompts]
+
+        def keep(row: int, token: int) -> bool:
+            outputs[row].append(token)
+            return False
+
+        self.decode_batch(prompts, [max_new_tokens] * len(prompts), sampling, keep)
+        return outputs
 
     @abstractmethod
     def token_logprobs(self, ids: Sequence[int]) -> np.ndarray:

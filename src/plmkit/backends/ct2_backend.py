@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from plmkit import loading
-from plmkit.backends.base import CausalLMBackend, Sampling, config_context
+from plmkit.backends.base import CausalLMBackend, OnToken, Sampling, config_context
 from plmkit.hardware import cpu_info
 
 
@@ -79,22 +79,40 @@ class CT2CausalLM(CausalLMBackend):
             if step.token_id in self.eos_token_ids:
                 return
 
-    def generate_batch(
-        self, prompts: Sequence[Sequence[int]], max_new_tokens: int, sampling: Sampling
-    ) -> list[list[int]]:
-        new_tokens = self.room(max(len(p) for p in prompts), max_new_tokens)
-        if new_tokens == 0:
-            return [[] for _ in prompts]
+    batches = True
+
+    def decode_batch(
+        self,
+        prompts: Sequence[Sequence[int]],
+        limits: Sequence[int],
+        sampling: Sampling,
+        on_token: OnToken,
+    ) -> None:
+        """CTranslate2's batched generation; its per-step callback hands each token on and
+        stops a row when it returns True."""
+        limits = [self.room(max(len(p) for p in prompts), limit) for limit in limits]
+        if max(limits) == 0:
+            return
+        made = [0] * len(prompts)
+
+        def step(result) -> bool:
+            row = result.batch_id
+            if made[row] >= limits[row]:
+                return True
+            made[row] += 1
+            stop = on_token(row, result.token_id)
+            return stop or result.token_id in self.eos_token_ids or made[row] >= limits[row]
+
         self._seed(sampling)
-        results = self.generator.generate_batch(
+        self.generator.generate_batch(
             [self._tokens(p) for p in prompts],
-            max_length=new_tokens,
+            max_length=max(limits),
             include_prompt_in_result=False,
             end_token=sorted(self.eos_token_ids),
             return_end_token=True,
+            callback=step,
             **_sampling_kwargs(sampling),
         )
-        return [list(r.sequences_ids[0]) for r in results]
 
     def close(self) -> None:
         """Stop CTranslate2's worker threads now: left to interpreter exit they can abort it."""

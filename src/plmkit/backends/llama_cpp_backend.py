@@ -17,7 +17,7 @@ import numpy as np
 
 from plmkit import loading
 from plmkit.backends import decode_threads
-from plmkit.backends.base import CausalLMBackend, Sampling
+from plmkit.backends.base import CausalLMBackend, OnToken, Sampling
 from plmkit.errors import BackendUnavailableError
 from plmkit.hardware import cpu_info
 
@@ -123,80 +123,22 @@ class LlamaCppCausalLM(CausalLMBackend):
             if token in self.eos_token_ids or count >= new_tokens:
                 return  # before llama.cpp decodes a token that has no room
 
-    def generate_batch(
-        self, prompts: Sequence[Sequence[int]], max_new_tokens: int, sampling: Sampling
-    ) -> list[list[int]]:
-        """All prompts decoded together: one llama_decode per step for every live sequence.
+    batches = True
 
-        Decoding is bound by reading the weights, so 8 sequences cost little more per step
-        than one. A second context holds one KV-cache sequence per prompt, each as long as
-        its prompt and the new tokens it has room for.
-        """
-        import llama_cpp
-        import torch
-        from llama_cpp._internals import LlamaBatch, LlamaContext
+    def decode_batch(
+        self,
+        prompts: Sequence[Sequence[int]],
+        limits: Sequence[int],
+        sampling: Sampling,
+        on_token: OnToken,
+    ) -> None:
+        """All prompts decoded together: one llama_decode per step for every live sequence
+        (`llama_batch`), each sequence as long as its prompt and the new tokens it has room
+        for."""
+        from plmkit.backends.llama_batch import decode_llama_batch
 
-        from plmkit.backends.sampling import pick_token
-
-        threads = cpu_info().threads
-        params = llama_cpp.llama_context_default_params()
-        limits = [self.room(len(p), max_new_tokens) for p in prompts]
-        params.n_ctx = sum(len(p) + limit for p, limit in zip(prompts, limits, strict=True)) + 64
-        params.n_batch = params.n_ubatch = 512
-        params.n_seq_max = len(prompts)
-        params.kv_unified = True
-        params.n_threads = params.n_threads_batch = threads
-        context = LlamaContext(model=self.llm._model, params=params, verbose=False)
-        batch = LlamaBatch(n_tokens=max(512, len(prompts)), embd=0, n_seq_max=1, verbose=False)
-        vocab = self.llm.n_vocab()
-        generator = torch.Generator().manual_seed(sampling.seed or 0)
-
-        plain_greedy = sampling.greedy and sampling.repetition_penalty == 1.0
-
-        def pick(row: int, history: list[int]) -> int:
-            values = np.ctypeslib.as_array(context.get_logits_ith(row), shape=(vocab,))
-            if plain_greedy:  # no copy, no torch: a tenth of a step for 8 prompts
-                return int(values.argmax())
-            return pick_token(torch.from_numpy(values.copy()), sampling, history, generator)
-
-        try:
-            histories = [list(p) for p in prompts]
-            outputs: list[list[int]] = [[] for _ in prompts]
-            pending = {}  # sequence -> its next token
-            for seq, prompt in enumerate(prompts):
-                if limits[seq] == 0:
-                    continue  # the prompt fills the context: no new token
-                for start in range(0, len(prompt), 512):
-                    chunk = list(prompt[start : start + 512])
-                    batch.reset()
-                    batch.add_sequence(chunk, seq, logits_all=False)
-                    for i in range(len(chunk)):
-                        batch.batch.pos[i] = start + i
-                    context.decode(batch)
-                pending[seq] = pick(len(chunk) - 1, histories[seq])
-            while pending:
-                live = []
-                for seq, token in pending.items():
-                    outputs[seq].append(token)
-                    histories[seq].append(token)
-                    if token not in self.eos_token_ids and len(outputs[seq]) < limits[seq]:
-                        live.append(seq)
-                if not live:
-                    break
-                batch.reset()
-                batch.batch.n_tokens = len(live)
-                for row, seq in enumerate(live):
-                    batch.batch.token[row] = histories[seq][-1]
-                    batch.batch.pos[row] = len(histories[seq]) - 1
-                    batch.batch.seq_id[row][0] = seq
-                    batch.batch.n_seq_id[row] = 1
-                    batch.batch.logits[row] = True
-                context.decode(batch)
-                pending = {seq: pick(row, histories[seq]) for row, seq in enumerate(live)}
-            return outputs
-        finally:
-            batch.close()
-            context.close()
+        limits = [self.room(len(p), limit) for p, limit in zip(prompts, limits, strict=True)]
+        decode_llama_batch(self.llm, prompts, limits, self.eos_token_ids, sampling, on_token)
 
     def token_logprobs(self, ids: Sequence[int]) -> np.ndarray:
         """Logits for every position from one batched decode (chunks of n_batch tokens)."""

@@ -230,7 +230,7 @@ def choose_encoder(model: str, task: Task, build: Any, loaded: dict[str, Encoder
 
 
 def _has_real_batching(backend: CausalLMBackend) -> bool:
-    return type(backend).generate_batch is not CausalLMBackend.generate_batch
+    return backend.batches
 
 
 def _decoder_speed(backend: CausalLMBackend, prompt: list[int]) -> tuple[float, float]:

@@ -18,6 +18,7 @@ from plmkit import loading
 from plmkit.backends.base import (
     CausalLMBackend,
     EncoderBackend,
+    OnToken,
     Sampling,
     Task,
     config_context,
@@ -95,16 +96,39 @@ class TorchCausalLM(CausalLMBackend):
                 history.append(token)
                 step_ids = torch.tensor([[token]])  # (1, 1)
 
-    def generate_batch(
-        self, prompts: Sequence[Sequence[int]], max_new_tokens: int, sampling: Sampling
-    ) -> list[list[int]]:
-        """HF `generate` on left-padded prompts: one forward per step for all of them."""
+    batches = True
+
+    def decode_batch(
+        self,
+        prompts: Sequence[Sequence[int]],
+        limits: Sequence[int],
+        sampling: Sampling,
+        on_token: OnToken,
+    ) -> None:
+        """HF `generate` on left-padded prompts: one forward per step for all of them. A
+        stopping criterion hands each step's tokens to `on_token` and stops rows per row."""
+        from transformers import StoppingCriteria, StoppingCriteriaList
+
         width = max(len(p) for p in prompts)
-        new_tokens = self.room(width, max_new_tokens)
-        if new_tokens == 0:
-            return [[] for _ in prompts]
+        limits = [self.room(width, limit) for limit in limits]
+        if max(limits) == 0:
+            return
         ids = torch.tensor([[self.pad_token_id] * (width - len(p)) + list(p) for p in prompts])
         mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
+        done = [limit == 0 for limit in limits]
+        made = [0] * len(prompts)
+        eos = self.eos_token_ids
+
+        class Rows(StoppingCriteria):
+            def __call__(self, input_ids: torch.Tensor, scores, **kwargs) -> torch.Tensor:
+                for row, token in enumerate(input_ids[:, -1].tolist()):  # (B,) the new tokens
+                    if done[row]:
+                        continue
+                    made[row] += 1
+                    stop = on_token(row, token)
+                    done[row] = stop or token in eos or made[row] >= limits[row]
+                return torch.tensor(done)
+
         kwargs = {"do_sample": False, "temperature": None, "top_k": None, "top_p": None}
         if not sampling.greedy:
             torch.manual_seed(sampling.seed or 0)
@@ -117,18 +141,14 @@ class TorchCausalLM(CausalLMBackend):
         if sampling.repetition_penalty != 1.0:
             kwargs["repetition_penalty"] = sampling.repetition_penalty
         with torch.inference_mode():
-            out = self.model.generate(
+            self.model.generate(
                 input_ids=ids,
                 attention_mask=mask,
-                max_new_tokens=new_tokens,
+                max_new_tokens=max(limits),
                 pad_token_id=self.pad_token_id,
+                stopping_criteria=StoppingCriteriaList([Rows()]),
                 **kwargs,
             )
-        results = []
-        for row in out[:, width:].tolist():
-            cut = next((i + 1 for i, t in enumerate(row) if t in self.eos_token_ids), len(row))
-            results.append(row[:cut])
-        return results
 
     def token_logprobs(self, ids: Sequence[int]) -> np.ndarray:
         with torch.inference_mode():

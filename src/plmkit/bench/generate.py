@@ -162,7 +162,7 @@ def scenario(options: BenchOptions) -> list[Row]:
             ratio = float(np.exp(reference_logprobs.mean() - logprobs.mean()))
             quality = f"perplexity {ratio:.3f}x fp32's on its text"
             singles[name] = tokens / engine.best_seconds
-            if type(engine.handle).generate_batch is not backends.CausalLMBackend.generate_batch:
+            if engine.handle.batches:
                 batch_capable.append(name)
         rows.append(
             Row(
