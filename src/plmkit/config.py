@@ -177,6 +177,9 @@ class PretrainConfig:
     """Continue from the last complete checkpoint in `out` (True) or from this checkpoint."""
     seed: int = 42
     """One seed for the split, the init, the masks and the data order."""
+    nproc: int | None = None
+    """Train on N processes on this machine (plm starts torchrun for you); under torchrun,
+    the run fails unless the launcher started N processes here. batch_size stays global."""
     show_progress: bool = True
     """Progress bars and lines on stderr (the CLI turns them off with --json)."""
 
@@ -196,7 +199,7 @@ class PretrainConfig:
                 "embeddings belong to its own tokenizer",
                 "add --from-scratch, or drop --train-tokenizer",
             )
-        for name in ("block_size", "batch_size", "vocab_size", "max_steps", "save_steps"):
+        for name in ("block_size", "batch_size", "vocab_size", "max_steps", "save_steps", "nproc"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
                 raise InvalidInputError(
@@ -279,6 +282,9 @@ class FinetuneConfig:
     """Drop rows with an empty text or label instead of stopping with an error."""
     eval_batch_size: int = 64
     """Batch size for evaluation (length-sorted batches)."""
+    nproc: int | None = None
+    """Train on N processes on this machine (plm starts torchrun for you); under torchrun,
+    the run fails unless the launcher started N processes here. batch_size stays global."""
 
     RECIPES = ("default", "reference", "accurate")
     CLASS_WEIGHTS = ("none", "auto")
@@ -292,7 +298,7 @@ class FinetuneConfig:
             raise InvalidInputError(
                 f"unknown class_weights '{self.class_weights}'", "use none or auto"
             )
-        for name in ("epochs", "batch_size", "learning_rate", "max_length", "max_steps"):
+        for name in ("epochs", "batch_size", "learning_rate", "max_length", "max_steps", "nproc"):
             require_positive(getattr(self, name), name)
         require_positive(self.eval_batch_size, "eval_batch_size")
         require_range(self.warmup_ratio, "warmup_ratio", 0.0, 0.5)

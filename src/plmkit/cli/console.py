@@ -20,6 +20,7 @@ from plmkit.training.events import (
     Stage,
     TrainEnd,
     TrainLog,
+    WorldSetup,
 )
 
 
@@ -39,6 +40,8 @@ def finetune_event(event: Event) -> None:
             f"{p['fixed_length_padding_share']:.1%}; waste avoided {p['waste_avoided']:.1%})",
             err=True,
         )
+    elif isinstance(event, WorldSetup):
+        world_event(event)
     elif isinstance(event, TrainLog):
         typer.echo(
             f"  step {event.step}/{event.max_steps}  epoch {event.epoch:.2f}  "
@@ -59,6 +62,13 @@ def finetune_event(event: Event) -> None:
         )
 
 
+def world_event(event: WorldSetup) -> None:
+    """The processes a training runs on and its global batch (1 process included)."""
+    from plmkit.training.distributed import describe
+
+    typer.echo(f"  {describe(dict(event.record))}", err=True)
+
+
 def compare_event(event: Event) -> None:
     """A header line before each arm of `plm compare`, then that arm's fine-tuning lines."""
     if isinstance(event, CompareArm):
@@ -75,6 +85,8 @@ def pretrain_event(event: Event) -> None:
         scores = event.scores
         shown = {k: scores[k] for k in ("loss", "accuracy", "perplexity") if k in scores}
         typer.echo("  " + ", ".join(f"held-out {k} {v:.4g}" for k, v in shown.items()), err=True)
+    elif isinstance(event, WorldSetup):
+        world_event(event)
     elif isinstance(event, TrainLog):
         typer.echo(
             f"  step {event.step}/{event.max_steps}  loss {event.loss:.4f}  "

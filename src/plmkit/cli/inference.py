@@ -12,6 +12,100 @@ from plmkit.cli.base import ENCODE, GENERATE, JsonOpt, ModelOpt, command, echo_j
 from plmkit.cli.options import Flag, config_options
 from plmkit.config import GenerateConfig
 
+ChunkRowsOpt = Annotated[
+    int | None,
+    typer.Option(
+        help="stream --file to --out N rows at a time: bounded memory; a rerun continues where "
+        "a crashed run stopped (chunks under OUT.parts/)"
+    ),
+]
+ShardOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="i/n: only the chunks c with c mod n = i (other processes or machines take the rest; "
+        "OUT is merged when all are there, or by plm merge OUT); under torchrun: the rank"
+    ),
+]
+
+
+def run_in_chunks(
+    kind: str,
+    file: str | None,
+    out: str | None,
+    model: str,
+    chunk_rows: int | None,
+    shard: str | None,
+    options: dict,
+    as_json: bool,
+    text_column: str = "text",
+) -> bool:
+    """`--file` to `--out` in chunks when asked (--chunk-rows, --shard, or under torchrun:
+    shard RANK/WORLD_SIZE, rank 0 merging); False when not asked."""
+    from pathlib import Path
+
+    from plmkit.errors import InvalidInputError
+    from plmkit.pipelines.batch_files import DEFAULT_CHUNK_ROWS, Shard
+    from plmkit.pipelines.batch_inference import (
+        encode_in_chunks,
+        predict_in_chunks,
+        wait_and_merge,
+    )
+    from plmkit.training.distributed import world
+
+    here = world()
+    by_rank = here.size > 1 and shard is None
+    if not (chunk_rows or shard or by_rank):
+        return False
+    if file in (None, "-") or out in (None, "-"):
+        raise InvalidInputError(
+            "chunked runs (--chunk-rows, --shard, torchrun) read a --file and write an --out",
+            "pass --file PATH --out PATH (e.g. --out embeddings.npy)",
+        )
+    part = Shard.parse(shard) if shard else Shard(here.rank, here.size)
+    compute = encode_in_chunks if kind == "encode" else predict_in_chunks
+    extra = {} if kind == "encode" else {"text_column": text_column}
+    summary = compute(
+        Path(file),
+        Path(out),
+        model,
+        shard=part,
+        chunk_rows=chunk_rows or DEFAULT_CHUNK_ROWS,
+        show_progress=not as_json and here.rank == 0,
+        merge=not by_rank,
+        **extra,
+        **options,
+    )
+    if by_rank:
+        if here.rank != 0:  # rank 0 merges and reports
+            return True
+        wait_and_merge(Path(file), Path(out))
+        summary.merged = True
+    if as_json:
+        echo_json(summary.to_dict())
+    elif summary.merged:
+        typer.echo(f"wrote {summary.rows} rows to {out} ({summary.chunks} chunks)")
+    else:
+        typer.echo(
+            f"shard {part.index}/{part.count}: {summary.computed} chunks computed, "
+            f"{summary.skipped} already there; {out} is merged when every shard is done "
+            f"(or: plm merge {out})"
+        )
+    return True
+
+
+@command("merge", ENCODE)
+def merge_cmd(
+    out: Annotated[str, typer.Argument(help="the --out of a chunked encode / predict run")],
+    keep_parts: Annotated[bool, typer.Option(help="keep OUT.parts/ after merging")] = False,
+) -> None:
+    """Merge the chunks of a sharded `plm encode/predict --file` run into OUT, in input order."""
+    from pathlib import Path
+
+    from plmkit.pipelines.batch_files import merge_parts, parts_dir
+
+    path = merge_parts(parts_dir(Path(out)), Path(out), keep_parts=keep_parts)
+    typer.echo(f"merged {path}")
+
 
 @command("tokenize", ENCODE)
 def tokenize_cmd(text: str, model: ModelOpt = "minilm", as_json: JsonOpt = False) -> None:
@@ -76,11 +170,18 @@ def encode_cmd(
     ] = None,
     as_json: JsonOpt = False,
     backend: Annotated[str, typer.Option(help=", ".join(ENCODER_BACKENDS))] = "auto",
+    chunk_rows: ChunkRowsOpt = None,
+    shard: ShardOpt = None,
 ) -> None:
-    """Token states and pooled sentence embeddings (shapes shown; with --out, one line)."""
+    """Token states and pooled sentence embeddings (shapes shown; with --out, one line).
+    With --chunk-rows / --shard / under torchrun: a --file of any size, in resumable chunks."""
     from plmkit.data import gather_texts
     from plmkit.errors import InvalidInputError
     from plmkit.pipelines.encode import check_embeddings_path, encode, save_embeddings
+
+    options = dict(pooling=pooling, normalize=normalize, batch_size=batch_size, backend=backend)
+    if run_in_chunks("encode", file, out, model, chunk_rows, shard, options, as_json):
+        return
 
     if out == "-" and as_json:
         raise InvalidInputError("--out - and --json both print to stdout", "pass one of them")

@@ -15,8 +15,10 @@ import typer
 from plmkit.backends.registry import ENCODER_BACKENDS
 from plmkit.cli import console
 from plmkit.cli.base import CLASSIFY, PRETRAIN, JsonOpt, command, echo_json
+from plmkit.cli.inference import ChunkRowsOpt, ShardOpt, run_in_chunks
 from plmkit.cli.options import Flag, config_options
 from plmkit.config import FinetuneConfig, PretrainConfig
+from plmkit.training import distributed
 
 ClassifierBackendOpt = Annotated[str, typer.Option(help=", ".join(ENCODER_BACKENDS))]
 MODEL = Flag(("--model", "-m"))
@@ -36,7 +38,12 @@ def finetune_cmd(as_json: JsonOpt = False, *, config: FinetuneConfig) -> None:
     """Fine-tune an encoder into a text classifier; saves the model and plmkit.json to --out."""
     from plmkit.recipes.finetune_classifier import finetune
 
-    result = finetune(config, on_event=None if as_json else console.finetune_event)
+    if distributed.needs_launch(config.nproc):
+        raise typer.Exit(distributed.launch_local(config.nproc, sys.argv[1:]))
+    main = distributed.check_launch(config.nproc).rank == 0
+    result = finetune(config, on_event=console.finetune_event if main and not as_json else None)
+    if not main:  # rank 0 prints; the others trained alongside it
+        return
     record = result.record
     if as_json:
         echo_json(
@@ -112,10 +119,20 @@ def predict_cmd(
     batch_size: int = 64,
     as_json: JsonOpt = False,
     backend: ClassifierBackendOpt = "auto",
+    chunk_rows: ChunkRowsOpt = None,
+    shard: ShardOpt = None,
 ) -> None:
-    """Label and class probabilities for TEXTS or a --file, in input order."""
+    """Label and class probabilities for TEXTS or a --file, in input order.
+    With --chunk-rows / --shard / under torchrun: a --file of any size, in resumable chunks."""
     from plmkit.errors import InvalidInputError
     from plmkit.pipelines.classify import predict
+
+    options = dict(batch_size=batch_size, backend=backend)
+    chunked = run_in_chunks(
+        "predict", file, out, model_dir, chunk_rows, shard, options, as_json, text_column
+    )
+    if chunked:
+        return
 
     if out == "-" and as_json:
         raise InvalidInputError("--out - and --json both print to stdout", "pass one of them")
@@ -159,8 +176,15 @@ def pretrain_cmd(
     """Pre-train with MLM or CLM on your text: continued from a model, or --from-scratch."""
     from plmkit.recipes.pretrain import pretrain
 
-    config.show_progress = not as_json
-    result = pretrain(config, objective, on_event=None if as_json else console.pretrain_event)
+    if distributed.needs_launch(config.nproc):
+        raise typer.Exit(distributed.launch_local(config.nproc, sys.argv[1:]))
+    main = distributed.check_launch(config.nproc).rank == 0
+    config.show_progress = main and not as_json
+    result = pretrain(
+        config, objective, on_event=console.pretrain_event if config.show_progress else None
+    )
+    if not main:  # rank 0 prints; the others trained alongside it
+        return
     if as_json:
         echo_json(result.results)
         return

@@ -222,12 +222,14 @@ def pack_corpus(
     add_special_tokens: str = "auto",
     cache_dir: Path | None = None,
     use_cache: bool = True,
+    write_cache: bool = True,
     show_progress: bool = False,
 ) -> PackedCorpus:
     """Tokenize `texts` once (no padding, no truncation), concatenate, cut into blocks.
 
     See the module docstring for separators and caching. Raises InvalidInputError when the
-    corpus is shorter than one block.
+    corpus is shorter than one block. `write_cache=False` reads the cache but never writes it
+    (the non-zero ranks of a torchrun run).
     """
     _check_args(texts, block_size, "block_size")
     mode = _resolve_mode(tokenizer, add_special_tokens)
@@ -263,7 +265,7 @@ def pack_corpus(
         mode=mode,
         cache_path=path,
     )
-    if path is not None:
+    if path is not None and write_cache:
         counts = torch.tensor([corpus.n_docs, corpus.n_tokens, corpus.n_dropped_tokens])
         _save_atomic(
             path,

@@ -34,6 +34,7 @@ from plmkit.pipelines.classify import (
 )
 from plmkit.recipes.finetune_settings import REFERENCE_LENGTH, recipe_settings
 from plmkit.registry import resolve
+from plmkit.training.distributed import barrier, is_main_process
 from plmkit.training.events import DataSplits, FinalMetrics, ModelSaved, OnEvent, Setup, ignore
 
 PAD_MULTIPLE = 8  # bf16 / fp32 GEMM kernels run best on multiples of 8
@@ -230,12 +231,15 @@ def finetune(config: FinetuneConfig, on_event: OnEvent | None = None) -> Finetun
     emit = on_event or ignore
     out = Path(config.out)
     checkpoint_dir = Path(trainer.args.output_dir)
-    if not config.resume and checkpoint_dir.exists():
+    if not config.resume and checkpoint_dir.exists() and is_main_process():
         shutil.rmtree(checkpoint_dir)  # a fresh run: stale checkpoints must not be resumed
+    barrier()
     resume_from = training.resume_checkpoint(checkpoint_dir, config.resume)
     started = time.perf_counter()
     output = trainer.train(resume_from_checkpoint=resume_from)
     train_seconds = time.perf_counter() - started
+    if not is_main_process():  # under torchrun rank 0 evaluates and writes; the others are done
+        return FinetuneResult(out=out, record={"distributed": trainer.world_record})
     model = trainer.model
 
     # final metrics of the model we keep (the best checkpoint when evaluating each epoch)
@@ -290,6 +294,7 @@ def finetune(config: FinetuneConfig, on_event: OnEvent | None = None) -> Finetun
             "log_history": trainer.state.log_history,
         },
         metrics=metrics,
+        distributed=trainer.world_record,
     )
     # held-out rows with labels: `--backend auto` keeps accuracy within 0.5 points of fp32
     held_out = validation if validation is not None else test

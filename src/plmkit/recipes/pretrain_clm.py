@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from pathlib import Path
 
 from plmkit import loading
 from plmkit.config import GenerateConfig, PretrainConfig
@@ -21,6 +22,7 @@ from plmkit.recipes.model_factory import parameter_count
 from plmkit.recipes.pretrain_common import PretrainResult
 from plmkit.recipes.pretrain_corpus import pack
 from plmkit.training import AtomicTrainer, save_model_dir
+from plmkit.training.distributed import is_main_process
 from plmkit.training.events import OnEvent, ScoresAfter, ScoresBefore, Stage, ignore
 
 PROBE_BACKEND = "torch-fp32"  # the saved model as `plm generate` loads it; no engine calibration
@@ -70,6 +72,8 @@ def pretrain_clm(config: PretrainConfig, on_event: OnEvent | None = None) -> Pre
         resume_from=start.resume_from,
         on_event=on_event,
     )
+    if not is_main_process():  # under torchrun rank 0 scores, saves and reports
+        return PretrainResult(out=Path(config.out), results={"training": training})
 
     emit(Stage("measuring held-out perplexity after training"))
     after = perplexity(model, held_out, batch_size=eval_batch, bf16=bf16)

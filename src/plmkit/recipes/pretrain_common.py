@@ -31,6 +31,7 @@ from plmkit.training import (
     total_steps,
     training_arguments,
 )
+from plmkit.training.distributed import barrier, init_process_group, is_main_process
 from plmkit.training.events import OnEvent, Stage
 
 DEFAULT_MODEL = {"mlm": "minilm", "clm": "smollm2"}
@@ -71,6 +72,9 @@ def start_run(config: PretrainConfig, objective: str) -> str | None:
     out = Path(config.out)
     resume_from = resume_checkpoint(out, config.resume)
     identity = {"objective": objective, **{k: getattr(config, k) for k in RESUME_MUST_MATCH}}
+    if not is_main_process():  # under torchrun rank 0 checks and writes
+        barrier()
+        return resume_from
     if resume_from is None:
         for old in checkpoints(out):
             shutil.rmtree(old)
@@ -84,6 +88,7 @@ def start_run(config: PretrainConfig, objective: str) -> str | None:
                 f"resume with the same {changed[0]}, or start afresh in another --out",
             )
     write_json_atomic(out / RUN_FILE, identity)
+    barrier()
     return resume_from
 
 
@@ -109,6 +114,7 @@ def begin(config: PretrainConfig, objective: str, emit: OnEvent) -> Start:
 
     started = time.perf_counter()
     config.validate(objective)
+    init_process_group()
     resume_from = start_run(config, objective)
     bf16, dtype_reason = decide_bf16(config.bf16)
     set_seed(config.seed)
@@ -208,6 +214,7 @@ def run_trainer(
         callbacks=[progress],
     )
     output = trainer.train(resume_from_checkpoint=resume_from)
+    figures_of_world = trainer.world_record
     losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
     return {
         "steps": trainer.state.global_step,
@@ -219,6 +226,7 @@ def run_trainer(
         "tokens_per_second": round(progress.tokens_per_second, 1) if progress.seconds else None,
         "samples_per_second": round(progress.samples_per_second, 2),
         "tokens_trained": progress.tokens,
+        "distributed": figures_of_world,
     }
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from plmkit.config import PretrainConfig
 from plmkit.errors import DataError, InvalidInputError
 from plmkit.lm.packing import PackedCorpus, pack_corpus
+from plmkit.training.distributed import barrier, is_main_process
 
 
 @dataclass
@@ -90,11 +91,21 @@ def pack(split: TextSplit, tokenizer: Any, config: PretrainConfig, model_max_len
             "positions",
             f"use --block-size {min(model_max_length, 512)} or less",
         )
+    # under torchrun rank 0 packs and writes the cache first; the others then read it
+    main = is_main_process()
+    if not main:
+        barrier()
     train = pack_corpus(
-        split.train, tokenizer, config.block_size, show_progress=config.show_progress
+        split.train,
+        tokenizer,
+        config.block_size,
+        show_progress=config.show_progress,
+        write_cache=main,
     )
+    if main:
+        barrier()
     try:
-        held = pack_corpus(split.held_out, tokenizer, config.block_size)
+        held = pack_corpus(split.held_out, tokenizer, config.block_size, write_cache=main)
     except InvalidInputError as error:
         raise DataError(
             f"the held-out text is shorter than one block of {config.block_size} tokens",

@@ -14,6 +14,7 @@ The loss is computed at the picked positions only (`lm.metrics.masked_logits`).
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import torch.nn.functional as F
@@ -28,6 +29,7 @@ from plmkit.recipes.model_factory import parameter_count
 from plmkit.recipes.pretrain_common import PretrainResult
 from plmkit.recipes.pretrain_corpus import Corpus, pack
 from plmkit.training import AtomicTrainer, save_model_dir
+from plmkit.training.distributed import is_main_process, world
 from plmkit.training.events import OnEvent, ScoresAfter, ScoresBefore, Stage, ignore
 
 
@@ -116,7 +118,7 @@ def pretrain_mlm(config: PretrainConfig, on_event: OnEvent | None = None) -> Pre
         tokenizer,
         mlm_probability=config.mlm_probability,
         whole_word=config.whole_word,
-        seed=config.seed,
+        seed=config.seed + world().rank,  # each rank its own masks
     )
     training = common.run_trainer(
         MlmTrainer,
@@ -129,6 +131,8 @@ def pretrain_mlm(config: PretrainConfig, on_event: OnEvent | None = None) -> Pre
         resume_from=start.resume_from,
         on_event=on_event,
     )
+    if not is_main_process():  # under torchrun rank 0 scores, saves and reports
+        return PretrainResult(out=Path(config.out), results={"training": training})
 
     emit(Stage("scoring the held-out text after training"))
     after = evaluate_mlm(model, tokenizer, corpus, split.held_out, config, bf16)

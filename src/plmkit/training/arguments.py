@@ -4,6 +4,9 @@ fast CPU defaults, and `total_steps`, the optimizer steps a run will take.
 The defaults: length-grouped batches, fused AdamW, warmup (steps computed from a ratio: the
 `warmup_ratio` argument is gone in transformers 5) then linear decay, bf16 where it pays, no
 tqdm, no reporting integrations, checkpoints each epoch (or each `save_steps`).
+
+`batch_size` is the global batch: under torchrun each of N processes takes batch_size / N
+(`distributed.split_batch`), with DDP over gloo on CPU (`distributed.trainer_overrides`).
 """
 
 from __future__ import annotations
@@ -54,6 +57,9 @@ def training_arguments(
     import torch
     from transformers import TrainingArguments
 
+    from plmkit.training import distributed
+
+    per_device = distributed.split_batch(batch_size, gradient_accumulation_steps)
     steps = total_steps(train_size, batch_size, epochs, gradient_accumulation_steps)
     if max_steps is not None:
         steps = min(steps, max_steps) if epochs else max_steps
@@ -62,7 +68,7 @@ def training_arguments(
     eval_every = eval_steps or save_steps
     kwargs: dict[str, Any] = dict(
         output_dir=str(output_dir),
-        per_device_train_batch_size=batch_size,
+        per_device_train_batch_size=per_device,
         per_device_eval_batch_size=batch_size * 2,
         num_train_epochs=epochs,
         max_steps=max_steps if max_steps is not None else -1,
@@ -92,5 +98,6 @@ def training_arguments(
         save_only_model=False,
         use_cpu=not torch.cuda.is_available(),
     )
+    kwargs.update(distributed.trainer_overrides())
     kwargs.update(overrides)
     return TrainingArguments(**kwargs)

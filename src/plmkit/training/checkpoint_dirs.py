@@ -44,9 +44,12 @@ def last_complete_checkpoint(run_dir: str | Path) -> Path | None:
 
 
 def remove_partial_checkpoints(run_dir: str | Path) -> list[Path]:
-    """Delete temp directories left by a run killed mid-save; returns what was removed."""
+    """Delete temp directories left by a run killed mid-save; returns what was removed.
+    Under torchrun only rank 0 deletes (it is the only writer)."""
+    from plmkit.training.distributed import is_main_process
+
     run_dir = Path(run_dir)
-    if not run_dir.is_dir():
+    if not run_dir.is_dir() or not is_main_process():
         return []
     removed = [p for p in run_dir.iterdir() if p.name.startswith(STAGING_PREFIX) and p.is_dir()]
     for path in removed:

@@ -10,6 +10,7 @@ In the order a run sends them:
 - `CompareArm`: `compare_finetuning` starts fine-tuning its next starting model.
 - `DataSplits`, `Setup`: fine-tuning's data is split / its model and batching are set up.
 - `ScoresBefore`: pre-training's held-out figures before any step.
+- `WorldSetup`: the processes a training runs on (torchrun) and its global batch.
 - `TrainStart`, `TrainLog`, `Evaluation`, `CheckpointSaved`, `TrainEnd`: the Trainer's run.
 - `ScoresAfter`: pre-training's held-out figures after training, on the same blocks.
 - `FinalMetrics`, `ModelSaved`: fine-tuning's final validation / test figures, the saved model.
@@ -100,6 +101,16 @@ class ScoresBefore(HeldOutScores):
 @dataclass(frozen=True)
 class ScoresAfter(HeldOutScores):
     kind: ClassVar[str] = "after"
+
+
+@dataclass(frozen=True)
+class WorldSetup(Event):
+    kind: ClassVar[str] = "world"
+    record: Mapping[str, Any]
+    """`training.distributed.world_record`: world size, nodes, backend, threads, global batch."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"event": self.kind, **self.record}
 
 
 @dataclass(frozen=True)

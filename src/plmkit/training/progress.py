@@ -4,6 +4,10 @@ It sends `TrainStart`, `TrainLog` (each logged step), `Evaluation`, `CheckpointS
 `TrainEnd` to `on_event`, and logs each at debug level to the `plmkit` logger. Throughput counts
 only the time inside training steps (not evaluation or saving); real tokens come from the
 batches' attention masks, which `AtomicTrainer` feeds to `count_batch`.
+
+On N processes (torchrun) each sees 1 / N of every global batch: samples and tokens count this
+process's batch times N (batches are equal-sized, so samples are exact and tokens an estimate),
+and only rank 0 sends events, the first being `WorldSetup` (world size, global batch).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from plmkit.training import distributed
 from plmkit.training.events import (
     CheckpointSaved,
     Evaluation,
@@ -23,6 +28,7 @@ from plmkit.training.events import (
     TrainEnd,
     TrainLog,
     TrainStart,
+    WorldSetup,
 )
 
 log = logging.getLogger("plmkit")
@@ -39,17 +45,28 @@ class ProgressCallback(TrainerCallback):
         self.seconds = 0.0
         self._step_start: float | None = None
         self._train_start: float | None = None
+        self._processes = 1
 
     def _emit(self, event: Event) -> None:
+        if not distributed.is_main_process():
+            return
         log.debug("train %s", event.to_dict())
         if self.on_event is not None:
             self.on_event(event)
 
     def count_batch(self, attention_mask: Any) -> None:
         """Called for each training batch with its (B, T) attention mask."""
-        self.samples += int(attention_mask.shape[0])
-        self.tokens += int(attention_mask.sum())
-        self.padded_tokens += int(attention_mask.numel())
+        processes = self._processes
+        self.samples += int(attention_mask.shape[0]) * processes
+        self.tokens += int(attention_mask.sum()) * processes
+        self.padded_tokens += int(attention_mask.numel()) * processes
+
+    def world_setup(self, record: dict[str, Any]) -> None:
+        """Announce the run's processes and global batch (`distributed.world_record`) when
+        there are several (one process's run sends the events it always did)."""
+        self._processes = int(record["world_size"])
+        if self._processes > 1:
+            self._emit(WorldSetup(record=record))
 
     @property
     def samples_per_second(self) -> float:

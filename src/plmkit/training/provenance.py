@@ -109,8 +109,13 @@ def save_model_dir(
 
     Files are written to a temp directory first and moved in one by one, `plmkit.json` last:
     a directory with a `plmkit.json` is a finished model. `out` may already hold checkpoints.
+    Under torchrun only rank 0 writes; the other ranks return `out` untouched.
     """
+    from plmkit.training.distributed import is_main_process
+
     out = Path(out)
+    if not is_main_process():
+        return out
     out.mkdir(parents=True, exist_ok=True)
     (out / RESULTS_FILE).unlink(missing_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".tmp-model-", dir=out))
