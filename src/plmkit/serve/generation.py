@@ -1,10 +1,11 @@
 """/v1/completions and /v1/chat/completions, as OpenAI answers them, streamed or whole.
 
-A request becomes one `Generation`, run in a worker thread within a slot: it waits its turn
-on the model (`ServedModels.generation_lock`), calls `pipelines.generate`, and, when asked
-for `logprobs`, scores the completion (`pipelines.logprobs`: the fp32 model's own
-probabilities). Its text callback checks a cancel flag, so a stream whose client leaves,
-or a request past its deadline, stops within a word and frees its slot.
+A request becomes one `Generation`, run in a worker thread within a slot: it hands its
+generation to the model's decode queue (`decoding`: requests that arrive together are
+decoded as one batch) and, when asked for `logprobs`, scores the completion
+(`pipelines.logprobs`: the fp32 model's own probabilities). Its text callback checks a
+cancel flag, so a stream whose client leaves, or a request past its deadline, stops within
+a word and frees its slot.
 
 A stream (`stream: true`) answers with headers only once the first event is there, so a
 request that fails its checks (a prompt longer than the context) still gets its 4xx; then
@@ -29,18 +30,15 @@ from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from plmkit.config import GenerateConfig
-from plmkit.pipelines.generate import GenerateResult, generate
+from plmkit.pipelines.generate import GenerateResult
 from plmkit.pipelines.logprobs import TokenLogprob, completion_logprobs
+from plmkit.serve.decoding import ClientGone, DecodeQueue
 from plmkit.serve.errors import ApiError
 from plmkit.serve.limits import run_in_slot, timed_out
 from plmkit.serve.schemas import ChatRequest, CompletionRequest, Sampling
 from plmkit.serve.state import ServerState, call_engine
 
 Scored = list[TokenLogprob] | None
-
-
-class ClientGone(Exception):
-    """The client left (or the deadline passed): stop generating."""
 
 
 def generate_config(body: Sampling) -> GenerateConfig:
@@ -61,31 +59,17 @@ class Generation:
     prompt: str | list[dict]
     model: str
     config: GenerateConfig
-    backend: str
-    lock: threading.Lock
+    decoder: DecodeQueue
     top_logprobs: int | None = None
     """None: no logprobs; else how many alternatives per token."""
     cancel: threading.Event = field(default_factory=threading.Event)
     on_text: Callable[[str], None] = lambda _: None
 
     def run(self) -> tuple[GenerateResult, Scored]:
-        while not self.lock.acquire(timeout=0.05):
-            if self.cancel.is_set():
-                raise ClientGone
-        try:
-            result = generate(
-                self.prompt, self.model, self.config, on_text=self._text, backend=self.backend
-            )
-        finally:
-            self.lock.release()
+        result = self.decoder.generate(self.prompt, self.config, self.on_text, self.cancel)
         if self.top_logprobs is None:
             return result, None
         return result, completion_logprobs(self.prompt, result.text, self.model, self.top_logprobs)
-
-    def _text(self, piece: str) -> None:
-        if self.cancel.is_set():
-            raise ClientGone
-        self.on_text(piece)
 
 
 def usage(result: GenerateResult) -> dict:
@@ -184,8 +168,7 @@ def generation_routes(state: ServerState) -> APIRouter:
     settings, metrics = state.settings, state.metrics
 
     def job(body: Sampling, prompt, model: str, top: int | None) -> Generation:
-        lock = state.models.generation_lock(model)
-        return Generation(prompt, model, generate_config(body), settings.backend, lock, top)
+        return Generation(prompt, model, generate_config(body), state.decoder(model), top)
 
     async def answer(body: Sampling, generation: Generation, shape: CompletionShape):
         if generation.top_logprobs is not None and body.stream:

@@ -6,15 +6,13 @@ fix). `ServedModels.load` then warms every model up through its pipeline, in a t
 while /health answers 503; `lookup` answers a request's `model`: a served model of the
 kind the route needs, the first one of that kind when the request names none, 404 for any
 other name (a filesystem path included: nothing is loaded at request time), 503 while
-loading. A generator runs one generation at a time (`generation_lock`): llama.cpp keeps one
-context per model, so two threads must not decode on it together.
+loading.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from plmkit.errors import InvalidInputError, PlmError
 from plmkit.pipelines.models import ModelInfo, ServedKind, describe_model, warm_up
@@ -31,7 +29,6 @@ class ServedModels:
     state: str = "loading"
     """loading, ready or failed."""
     failure: ApiError | None = None
-    locks: dict[str, threading.Lock] = field(default_factory=dict)
 
     def load(self, backend: str) -> None:
         """Warm every model up (in the caller's thread); the state says how it went."""
@@ -101,9 +98,6 @@ class ServedModels:
             return next(iter(self.infos.values()))
         kind = self.infos[name].kind if name in self.infos else "encoder"
         return self.lookup(name, kind, "/v1/tokenize")
-
-    def generation_lock(self, name: str) -> threading.Lock:
-        return self.locks.setdefault(name, threading.Lock())
 
     def listing(self) -> dict:
         data = []

@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 from plmkit.errors import InvalidInputError
 
 MB = 1024 * 1024
-MAY_BE_ZERO = frozenset({"max_queue", "batch_window_ms"})
+MAY_BE_ZERO = frozenset({"max_queue", "batch_window_ms", "generation_window_ms"})
 """No queue: refuse at once when the slots are full; no window: every request its own batch."""
 
 
@@ -40,6 +40,9 @@ class ServeSettings:
     """Texts in one batched pipeline call."""
     batch_max_tokens: int = 32768
     """Tokens in one batched pipeline call."""
+    generation_window_ms: float = 20.0
+    """How long an idle generator waits for more requests to decode with the first one
+    (requests that arrive while a batch decodes join the next batch without waiting)."""
 
     def __post_init__(self) -> None:
         for item in fields(self):

@@ -1,5 +1,6 @@
 """What every route shares: the settings, the served models, the slots, the worker threads,
-the batcher and the metrics; and `call_engine`, the one place engine errors are mapped.
+the batcher, the decode queues and the metrics; and `call_engine`, the one place engine
+errors are mapped.
 
 Slots and the batcher belong to the event loop the server runs on, so `start` makes them
 in the app's lifespan (a TestClient or uvicorn loop), and `stop` lets the threads go.
@@ -15,6 +16,7 @@ from typing import TypeVar
 
 from plmkit.errors import PlmError
 from plmkit.serve.batching import MicroBatcher, RunBatch
+from plmkit.serve.decoding import DecodeQueue
 from plmkit.serve.errors import ApiError, engine_failure, from_plm
 from plmkit.serve.limits import Slots
 from plmkit.serve.metrics import ServerMetrics
@@ -32,6 +34,7 @@ class ServerState:
     executor: ThreadPoolExecutor | None = None
     slots: Slots | None = None
     batcher: MicroBatcher | None = None
+    decoders: dict[str, DecodeQueue] = field(default_factory=dict)
 
     def start(self, run_batch: RunBatch) -> None:
         settings = self.settings
@@ -50,7 +53,22 @@ class ServerState:
             settings.batch_max_tokens,
         )
 
+    def decoder(self, model: str) -> DecodeQueue:
+        """The decode queue of a served generator (made on its first request)."""
+        if model not in self.decoders:
+            settings = self.settings
+            self.decoders[model] = DecodeQueue(
+                model,
+                settings.backend,
+                self.metrics,
+                settings.generation_window_ms / 1000,
+                settings.max_concurrency,
+            )
+        return self.decoders[model]
+
     def stop(self) -> None:
+        for decoder in self.decoders.values():
+            decoder.stop()
         if self.executor is not None:
             self.executor.shutdown(wait=False, cancel_futures=True)
 

@@ -84,7 +84,7 @@ def test_an_engine_failure_in_generation_is_503(client, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("decode failed")
 
-    monkeypatch.setattr("plmkit.serve.generation.generate", broken)
+    monkeypatch.setattr("plmkit.serve.decoding.generate", broken)
     for stream in (False, True):
         body = {"prompt": "the cat", "max_tokens": 2, "stream": stream}
         error = error_of(client.post("/v1/completions", json=body), 503)

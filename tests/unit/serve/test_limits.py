@@ -113,7 +113,7 @@ def test_past_request_timeout_is_504_and_the_generation_stops(
     tiny_gpt2_dir, serve_with, monkeypatch
 ):
     calls: list = []
-    monkeypatch.setattr("plmkit.serve.generation.generate", fake_generate(calls))
+    monkeypatch.setattr("plmkit.serve.decoding.generate", fake_generate(calls))
     with serve_with({"generators": [str(tiny_gpt2_dir)]}, request_timeout=0.3) as client:
         response = client.post("/v1/completions", json={"prompt": "x", "max_tokens": 500})
         assert response.status_code == 504 and response.json()["error"]["code"] == "timeout"
@@ -134,7 +134,7 @@ def test_a_client_leaving_mid_stream_stops_its_generation_and_frees_its_slot(
     tiny_gpt2_dir, real_server_with, monkeypatch
 ):
     calls: list = []
-    monkeypatch.setattr("plmkit.serve.generation.generate", fake_generate(calls))
+    monkeypatch.setattr("plmkit.serve.decoding.generate", fake_generate(calls))
     models = {"generators": [str(tiny_gpt2_dir)]}
     with real_server_with(models, max_concurrency=1, max_queue=0) as (base, app):
         slots = app.state.plmkit.slots
