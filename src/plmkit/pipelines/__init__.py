@@ -1,4 +1,5 @@
-"""Inference, one verb a module: tokenize, encode, fill_mask, generate, classify, mask_demo.
+"""Inference, one verb a module: tokenize, encode, fill_mask, generate, classify, mask_demo,
+explain (integrated-gradients attribution of a label) and attention (one layer's weights).
 
 Each verb is a plain function that checks its arguments, loads what it needs (through
 `plmkit.loading` / `plmkit.backends`) and runs three module-level steps, top to bottom:

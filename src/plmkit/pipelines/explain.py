@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, overload
 
 from plmkit import loading
-from plmkit.errors import BackendUnavailableError, InvalidInputError
+from plmkit.errors import BackendUnavailableError, InvalidInputError, WrongModelKindError
 from plmkit.pipelines.checks import require_classifier
 from plmkit.pipelines.classify import model_max_length
 from plmkit.validation import require_texts
@@ -103,7 +103,13 @@ def explain(
     `steps` (1..256): integration points, more is slower and closer (smaller delta);
     `max_tokens` (1..512, and the model's own limit): longer texts are cut."""
     items = require_texts(texts)
-    label_names = require_classifier(model, "explain")
+    try:
+        label_names = require_classifier(model, "predict")
+    except WrongModelKindError:
+        raise WrongModelKindError(
+            f"'{model}' is not a fine-tuned classifier, so it has no label to explain",
+            "fine-tune one (plm finetune --model minilm --out runs/sentiment) and explain that",
+        ) from None
     if not 1 <= steps <= MAX_STEPS:
         raise InvalidInputError(
             f"steps must be between 1 and {MAX_STEPS}, got {steps}", "pass fewer steps (32)"
