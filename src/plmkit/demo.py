@@ -31,8 +31,10 @@ def run_demo(
     stream: Callable[[str], None] | None = None,
     finetune_steps: int = 150,
     out_dir: str = "runs/demo-sentiment",
+    on_event: Callable[[object], None] | None = None,
 ) -> dict:
-    """Run the walkthrough; returns the key numbers it printed."""
+    """Run the walkthrough; returns the key numbers it printed. `on_event` gets part 4's
+    fine-tuning events (`training.events`: the CLI prints its steps, rate and time left)."""
     from plmkit.errors import InvalidInputError
     from plmkit.pipelines.encode import encode
 
@@ -88,11 +90,17 @@ def run_demo(
     results["generated"] = out.text
     results["embedding_norm"] = float(np.linalg.norm(encoded.embeddings[0]))
     if finetune_steps > 0:
-        results["finetune"] = _finetune_part(emit, encoder, finetune_steps, out_dir)
+        results["finetune"] = _finetune_part(emit, encoder, finetune_steps, out_dir, on_event)
     return results
 
 
-def _finetune_part(emit: Callable[[str], None], encoder: str, steps: int, out_dir: str) -> dict:
+def _finetune_part(
+    emit: Callable[[str], None],
+    encoder: str,
+    steps: int,
+    out_dir: str,
+    on_event: Callable[[object], None] | None = None,
+) -> dict:
     """Part 4: fine-tune the encoder on movie-snippets (a short run), evaluate, predict."""
     from plmkit.config import FinetuneConfig
     from plmkit.pipelines.classify import classify
@@ -102,7 +110,7 @@ def _finetune_part(emit: Callable[[str], None], encoder: str, steps: int, out_di
     config = FinetuneConfig(
         model=encoder, data="movie-snippets", out=out_dir, max_steps=steps, seed=42
     )
-    result = finetune(config)
+    result = finetune(config, on_event=on_event)
     record = result.record
     sizes = record["data"]["sizes"]
     emit(

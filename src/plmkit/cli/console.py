@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 
+from plmkit.cli.step_progress import StepPrinter
 from plmkit.training.events import (
     CheckpointSaved,
     CompareArm,
@@ -16,16 +17,36 @@ from plmkit.training.events import (
     Evaluation,
     Event,
     HeldOutScores,
+    ReportWritten,
     Setup,
     Stage,
     TrainEnd,
     TrainLog,
+    TrainStart,
+    TrainStep,
     WorldSetup,
 )
+
+STEPS = StepPrinter()
+"""The training progress bar / periodic lines of the command running now."""
+
+
+def step_event(event: Event) -> bool:
+    """Feed the step printer; True when the event was a step (nothing else to print)."""
+    if isinstance(event, TrainStart):
+        STEPS.start()
+    elif isinstance(event, TrainEnd):
+        STEPS.stop()
+    elif isinstance(event, TrainStep):
+        STEPS.step(event)
+        return True
+    return False
 
 
 def finetune_event(event: Event) -> None:
     """One stderr line per fine-tuning stage, logged step, evaluation and checkpoint."""
+    if step_event(event):
+        return
     if isinstance(event, DataSplits):
         sizes = ", ".join(
             f"{k} {event.sizes[k]}" for k in ("train", "validation", "test") if k in event.sizes
@@ -60,6 +81,16 @@ def finetune_event(event: Event) -> None:
             f"{event.samples_per_second} samples/s",
             err=True,
         )
+    elif isinstance(event, ReportWritten):
+        report_event(event)
+
+
+def report_event(event: ReportWritten) -> None:
+    """Where the run's report.html went, or why it was not written."""
+    if event.path is not None:
+        typer.echo(f"report: {event.path}", err=True)
+    else:
+        typer.echo(f"report not written ({event.error}); plm report RUN_DIR retries", err=True)
 
 
 def world_event(event: WorldSetup) -> None:
@@ -79,6 +110,8 @@ def compare_event(event: Event) -> None:
 
 def pretrain_event(event: Event) -> None:
     """One stderr line per pre-training stage, logged step, checkpoint and summary."""
+    if step_event(event):
+        return
     if isinstance(event, Stage):
         typer.echo(f"[{event.stage}]", err=True)
     elif isinstance(event, HeldOutScores):

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from plmkit.cli import console
 from plmkit.cli.base import START, JsonOpt, command, echo_json
 
 
@@ -35,6 +36,7 @@ def demo_cmd(
         stream=stream,
         finetune_steps=finetune_steps,
         out_dir=out,
+        on_event=console.finetune_event,
     )
 
 

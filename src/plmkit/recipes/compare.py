@@ -91,13 +91,15 @@ def compare_finetuning(
     out: str | Path = "runs/compare",
     seed: int = 42,
     on_event: OnEvent | None = None,
+    report: bool = True,
     **finetune_options: Any,
 ) -> Comparison:
     """Fine-tune each of `models` identically and compare; writes `out/compare.json`.
 
     `finetune_options` are `FinetuneConfig` fields (recipe, epochs, max_steps, ...) applied
     to every arm. `on_event` gets a `CompareArm` event before each arm, then that arm's
-    fine-tuning events.
+    fine-tuning events. With `report`, each arm writes its report.html and `out/report.html`
+    puts the arms side by side (`ReportWritten` events).
     """
     emit = on_event or ignore
     models = require_texts(models, "model")
@@ -119,7 +121,7 @@ def compare_finetuning(
     comparison = Comparison(data=data, seed=seed)
     for index, config in enumerate(configs, 1):
         emit(CompareArm(model=config.model, index=index, of=len(configs)))
-        result = finetune(config, on_event=on_event)
+        result = finetune(config, on_event=on_event, report=report)
         metrics, record = result.metrics, records[config.model]
         comparison.arms.append(
             Arm(
@@ -144,4 +146,8 @@ def compare_finetuning(
             arms=[{**arm.__dict__, "out": str(arm.out)} for arm in comparison.arms],
         ),
     )
+    if report:
+        from plmkit.recipes.run_files import write_run_report
+
+        write_run_report(out, emit)
     return comparison

@@ -32,6 +32,7 @@ from plmkit.pipelines.classify import (
     tokenize_for_classifier,
     torch_forward,
 )
+from plmkit.recipes import run_files
 from plmkit.recipes.finetune_settings import REFERENCE_LENGTH, recipe_settings
 from plmkit.registry import resolve
 from plmkit.training.distributed import barrier, is_main_process
@@ -67,6 +68,8 @@ class Prepared:
     padding: dict[str, Any]
     bf16: bool
     dtype_reason: str
+    train_lengths: list[int] = dataclasses.field(default_factory=list)
+    """Token count of each training text (the report's histogram)."""
 
 
 def prepare(
@@ -173,7 +176,7 @@ def prepare(
         pad_to_multiple_of=None if settings["pad_to"] else PAD_MULTIPLE,
     )
     progress = training.ProgressCallback(emit)
-    callbacks = [progress, *callbacks]
+    callbacks = [progress, training.StepEvents(emit), *callbacks]
     if patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=patience))
 
@@ -217,12 +220,16 @@ def prepare(
         padding=padding,
         bf16=bf16,
         dtype_reason=dtype_reason,
+        train_lengths=lengths,
     )
 
 
-def finetune(config: FinetuneConfig, on_event: OnEvent | None = None) -> FinetuneResult:
+def finetune(
+    config: FinetuneConfig, on_event: OnEvent | None = None, *, report: bool = True
+) -> FinetuneResult:
     """Train, evaluate and save a classifier; progress goes to `on_event` as
-    `training.events` (DataSplits, Setup, the Trainer's, FinalMetrics, ModelSaved)."""
+    `training.events` (DataSplits, Setup, the Trainer's, FinalMetrics, ModelSaved, and
+    ReportWritten when `report`: out/report.html, see `plmkit.report`)."""
     run = prepare(config, on_event)
     settings, spec, trainer, progress = run.settings, run.spec, run.trainer, run.progress
     tokenizer, splits, eval_ids = run.tokenizer, run.splits, run.eval_ids
@@ -243,10 +250,12 @@ def finetune(config: FinetuneConfig, on_event: OnEvent | None = None) -> Finetun
     model = trainer.model
 
     # final metrics of the model we keep (the best checkpoint when evaluating each epoch)
+    # one pass per split gives the metrics and the rows the report shows
     metrics: dict[str, Any] = {}
+    predictions = None
     for name, split in (("validation", validation), ("test", test)):
         if split is not None:
-            matrix = stream_confusion(
+            matrix, probabilities = run_files.split_predictions(
                 torch_forward(model),
                 tokenizer,
                 eval_ids[name],
@@ -255,6 +264,9 @@ def finetune(config: FinetuneConfig, on_event: OnEvent | None = None) -> Finetun
                 config.eval_batch_size,
             )
             metrics[name] = matrix.report(label_names)
+            predictions = run_files.predictions_jsonl(
+                name, split.texts, split.labels or [], probabilities
+            )
     emit(FinalMetrics({k: {m: v[m] for m in ("accuracy", "macro_f1")} for k, v in metrics.items()}))
 
     record = training.run_record(
@@ -295,16 +307,21 @@ def finetune(config: FinetuneConfig, on_event: OnEvent | None = None) -> Finetun
         },
         metrics=metrics,
         distributed=trainer.world_record,
+        data_summary=run_files.data_summary(splits, label_names, run.train_lengths),
     )
     # held-out rows with labels: `--backend auto` keeps accuracy within 0.5 points of fp32
     held_out = validation if validation is not None else test
     extra = None
     if held_out is not None and held_out.labels is not None:
         extra = {CALIBRATION_FILE: labelled_jsonl(held_out.texts, list(held_out.labels))}
+    if predictions is not None:
+        extra = {**(extra or {}), run_files.PREDICTIONS_FILE: predictions}
     training.save_model_dir(model, tokenizer, out, record, extra)
     if not config.keep_checkpoints:
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
     emit(ModelSaved(out=str(out)))
+    if report:
+        run_files.write_run_report(out, emit)
     return FinetuneResult(out=out, record=record)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from plmkit import loading
 from plmkit.config import GenerateConfig, PretrainConfig
@@ -32,6 +33,29 @@ SAMPLE = GenerateConfig(max_new_tokens=40, strategy="sample", temperature=0.8, t
 def default_probes(texts: list[str], n: int = 3, words: int = 3) -> list[str]:
     """The first `words` words of the first `n` held-out texts longer than that."""
     return [" ".join(t.split()[:words]) for t in texts if len(t.split()) > words][:n]
+
+
+def sample_in_memory(model: Any, tokenizer: Any, prompt: str, seed: int) -> str:
+    """A sampled continuation (SAMPLE's settings) from the model before its first step."""
+    import torch
+
+    inputs = tokenizer(prompt, return_tensors="pt")
+    torch.manual_seed(seed)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            ids = model.generate(
+                **inputs,
+                do_sample=True,
+                temperature=SAMPLE.temperature,
+                top_k=SAMPLE.top_k,
+                max_new_tokens=SAMPLE.max_new_tokens,
+                pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
+            )
+    finally:
+        model.train(was_training)
+    return tokenizer.decode(ids[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
 
 
 def pretrain_clm(config: PretrainConfig, on_event: OnEvent | None = None) -> PretrainResult:
@@ -60,6 +84,10 @@ def pretrain_clm(config: PretrainConfig, on_event: OnEvent | None = None) -> Pre
     eval_batch = max(1, config.batch_size // 2)
     before = perplexity(model, held_out, batch_size=eval_batch, bf16=bf16)
     emit(ScoresBefore(before))
+    prompts = config.probes or default_probes(split.held_out)
+    before_texts = [
+        sample_in_memory(model, tokenizer, p, config.seed + i) for i, p in enumerate(prompts)
+    ]
 
     training = common.run_trainer(
         AtomicTrainer,
@@ -97,10 +125,12 @@ def pretrain_clm(config: PretrainConfig, on_event: OnEvent | None = None) -> Pre
     from plmkit.pipelines.generate import generate
 
     results["probes"] = []
-    for i, prompt in enumerate(config.probes or default_probes(split.held_out)):
+    for i, prompt in enumerate(prompts):
         sample = replace(SAMPLE, seed=config.seed + i)  # one seed each: no shared random draws
         completion = generate(prompt, str(out), sample, backend=PROBE_BACKEND).text
-        results["probes"].append({"prompt": prompt, "continuation": completion})
+        results["probes"].append(
+            {"prompt": prompt, "continuation": completion, "continuation_before": before_texts[i]}
+        )
     results["wall_seconds"] = round(time.perf_counter() - start.started, 1)
     common.write_results(out, results)
     return PretrainResult(out=out, results=results)

@@ -24,6 +24,7 @@ from plmkit.registry import ModelSpec, resolve
 from plmkit.training import (
     AtomicTrainer,
     ProgressCallback,
+    StepEvents,
     checkpoints,
     decide_bf16,
     resume_checkpoint,
@@ -211,7 +212,7 @@ def run_trainer(
         train_dataset=dataset,
         data_collator=collator,
         processing_class=tokenizer,
-        callbacks=[progress],
+        callbacks=[progress, StepEvents(on_event)],
     )
     output = trainer.train(resume_from_checkpoint=resume_from)
     figures_of_world = trainer.world_record
@@ -227,6 +228,7 @@ def run_trainer(
         "samples_per_second": round(progress.samples_per_second, 2),
         "tokens_trained": progress.tokens,
         "distributed": figures_of_world,
+        "log_history": trainer.state.log_history,
     }
 
 

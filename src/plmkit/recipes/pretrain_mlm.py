@@ -87,6 +87,22 @@ def default_probes(texts: list[str], mask: str, n: int = 3) -> list[str]:
     return probes
 
 
+def fill_top(model: Any, tokenizer: Any, text: str, k: int = 5) -> list[str]:
+    """The model in memory's top-k tokens for the first [MASK] of `text` (the probes'
+    "before", taken before the first step)."""
+    from plmkit.pipelines import fill_mask
+
+    was_training = model.training
+    model.eval()
+    try:
+        inputs, positions = fill_mask.preprocess(text, tokenizer)
+        top = fill_mask._forward(model, inputs, positions, k)
+        found = fill_mask.postprocess(inputs["input_ids"][0], positions, top, tokenizer)
+    finally:
+        model.train(was_training)
+    return [c.token for c in found[0]] if found else []
+
+
 def pretrain_mlm(config: PretrainConfig, on_event: OnEvent | None = None) -> PretrainResult:
     """Pre-train (or continue pre-training) an encoder with MLM; see the module docstring.
 
@@ -113,6 +129,8 @@ def pretrain_mlm(config: PretrainConfig, on_event: OnEvent | None = None) -> Pre
     emit(Stage("scoring the held-out text before training"))
     before = evaluate_mlm(model, tokenizer, corpus, split.held_out, config, bf16)
     emit(ScoresBefore(before))
+    probes = config.probes or default_probes(split.held_out, tokenizer.mask_token)
+    top_before = [fill_top(model, tokenizer, text) for text in probes]
 
     collator = MlmCollator(
         tokenizer,
@@ -159,10 +177,13 @@ def pretrain_mlm(config: PretrainConfig, on_event: OnEvent | None = None) -> Pre
 
     from plmkit.pipelines.fill_mask import fill_mask
 
-    probes = config.probes or default_probes(split.held_out, tokenizer.mask_token)
     results["probes"] = [
-        {"text": text, "top": [c.token for c in fill_mask(text, str(out), top_k=5)[0]]}
-        for text in probes
+        {
+            "text": text,
+            "top": [c.token for c in fill_mask(text, str(out), top_k=5)[0]],
+            "top_before": before_text,
+        }
+        for text, before_text in zip(probes, top_before, strict=True)
     ]
     results["wall_seconds"] = round(time.perf_counter() - start.started, 1)
     common.write_results(out, results)

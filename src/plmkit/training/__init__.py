@@ -9,6 +9,7 @@ A recipe composes these pieces around a Hugging Face `Trainer`, one module each:
 - `checkpoint_dirs`: `checkpoints(run_dir)` (the complete ones), `resume_checkpoint(run_dir,
   resume)` (what `--resume` continues from), `remove_partial_checkpoints`.
 - `progress.ProgressCallback(on_event)`: step / loss / eval / save events, with throughput.
+- `heartbeat.StepEvents(on_event)`: a `TrainStep` after every step (rate, time left).
 - `events`: the typed progress events (`Stage`, `TrainLog`, ...) every recipe sends.
 - `padding.padding_report(lengths, batch_size, ...)`: the tokens a batching scheme pays for.
 - `provenance`: `run_record`, `model_revision`, `save_model_dir` (the final model directory).
@@ -25,6 +26,7 @@ from typing import Any
 _HOMES = {
     "AtomicTrainer": "trainer",
     "ProgressCallback": "progress",
+    "StepEvents": "heartbeat",
     "checkpoints": "checkpoint_dirs",
     "decide_bf16": "dtype",
     "last_complete_checkpoint": "checkpoint_dirs",

@@ -11,9 +11,11 @@ In the order a run sends them:
 - `DataSplits`, `Setup`: fine-tuning's data is split / its model and batching are set up.
 - `ScoresBefore`: pre-training's held-out figures before any step.
 - `WorldSetup`: the processes a training runs on (torchrun) and its global batch.
-- `TrainStart`, `TrainLog`, `Evaluation`, `CheckpointSaved`, `TrainEnd`: the Trainer's run.
+- `TrainStart`, `TrainLog`, `Evaluation`, `CheckpointSaved`, `TrainEnd`: the Trainer's run;
+  `TrainStep` after every step (progress bars and periodic lines).
 - `ScoresAfter`: pre-training's held-out figures after training, on the same blocks.
 - `FinalMetrics`, `ModelSaved`: fine-tuning's final validation / test figures, the saved model.
+- `ReportWritten`: the run's report.html (`plmkit.report`) is written beside its outputs.
 """
 
 from __future__ import annotations
@@ -181,3 +183,28 @@ class FinalMetrics(Event):
 class ModelSaved(Event):
     kind: ClassVar[str] = "saved"
     out: str
+
+
+@dataclass(frozen=True)
+class ReportWritten(Event):
+    kind: ClassVar[str] = "report"
+    path: str | None
+    """The run's report.html, or None when it could not be written (see `error`)."""
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class TrainStep(Event):
+    """Sent after every optimizer step (`training.heartbeat.StepEvents`): what a progress bar
+    or a periodic log line shows between the logged steps."""
+
+    kind: ClassVar[str] = "step"
+    step: int
+    max_steps: int
+    epoch: float
+    loss: float | None
+    """The last logged training loss (None before the first log)."""
+    steps_per_second: float
+    """Optimizer steps per wall-clock second since training (re)started."""
+    eta_seconds: float | None
+    elapsed_seconds: float

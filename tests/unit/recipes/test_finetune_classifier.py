@@ -9,7 +9,7 @@ import torch
 
 from plmkit.config import FinetuneConfig
 from plmkit.errors import CheckpointError, DataError, InvalidInputError
-from plmkit.recipes.finetune_classifier import finetune
+from plmkit.recipes.finetune_classifier import finetune as finetune_and_report
 from plmkit.training import events
 
 
@@ -37,6 +37,11 @@ def write_rows(path, labels=("positive", "negative"), positive_share=0.5):
     return path
 
 
+def finetune(config: FinetuneConfig, on_event=None):
+    """The recipe without its report.html (tests/unit/report tests that; it costs seconds)."""
+    return finetune_and_report(config, on_event, report=False)
+
+
 def _config(model, data, out, **kw) -> FinetuneConfig:
     base = dict(batch_size=16, learning_rate=5e-3, bf16=False, early_stopping_patience=0)
     return FinetuneConfig(model=str(model), data=str(data), out=str(out), **(base | kw))
@@ -52,12 +57,21 @@ def test_every_format_trains(tiny_bert_dir, tmp_path, suffix):
 
 def test_events_tell_the_run_in_order(tiny_bert_dir, sentiment_csv, tmp_path):
     sent = []
-    result = finetune(
+    result = finetune_and_report(
         _config(tiny_bert_dir, sentiment_csv, tmp_path / "out", max_steps=2), on_event=sent.append
     )
-    kinds = [type(e) for e in sent]
+    kinds = [type(e) for e in sent if not isinstance(e, events.TrainStep)]
     assert kinds[:3] == [events.DataSplits, events.Setup, events.TrainStart]
-    assert kinds[-3:] == [events.TrainEnd, events.FinalMetrics, events.ModelSaved]
+    assert kinds[-4:] == [
+        events.TrainEnd,
+        events.FinalMetrics,
+        events.ModelSaved,
+        events.ReportWritten,
+    ]
+    steps = [e for e in sent if isinstance(e, events.TrainStep)]
+    assert [e.step for e in steps] == [1, 2] and steps[-1].eta_seconds == 0
+    assert sent[-1].path == str(tmp_path / "out" / "report.html") and sent[-1].error is None
+    sent = sent[:-1]
     data, setup = sent[0], sent[1]
     assert data.sizes == result.record["data"]["sizes"] and data.labels == ["negative", "positive"]
     assert setup.max_length == result.record["max_length"] and setup.recipe == "default"
