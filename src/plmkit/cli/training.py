@@ -186,7 +186,9 @@ def pretrain_cmd(
     if not main:  # rank 0 prints; the others trained alongside it
         return
     if as_json:
-        echo_json(result.results)
+        results = result.results
+        training = {k: v for k, v in results.get("training", {}).items() if k != "log_history"}
+        echo_json(results | {"training": training})  # the log history stays in plmkit.json
         return
     console.pretrain_summary(objective, result.results, result.out)
 
