@@ -22,6 +22,7 @@ from typing import Any
 from plmkit.errors import InvalidInputError
 from plmkit.paths import RESULTS_FILE, read_json
 from plmkit.report.page import Page
+from plmkit.report.paradigms import PARADIGMS_FILE
 
 REPORT_FILE = "report.html"
 COMPARE_FILE = "compare.json"
@@ -40,6 +41,8 @@ def _kind(run_dir: Path) -> tuple[str, dict[str, Any]]:
             return "pretrain", record
     if (run_dir / COMPARE_FILE).is_file():
         return "compare", read_json(run_dir / COMPARE_FILE)
+    if (run_dir / PARADIGMS_FILE).is_file():
+        return "paradigms", read_json(run_dir / PARADIGMS_FILE)
     if not run_dir.is_dir():
         raise InvalidInputError(
             f"{run_dir} is not a directory", "pass a run directory (plm finetune's --out)"
@@ -53,11 +56,14 @@ def _kind(run_dir: Path) -> tuple[str, dict[str, Any]]:
 
 def render_report(run_dir: str | Path, explain: bool = True) -> str:
     """The report page of one run directory, as HTML text."""
-    from plmkit.report import compare, finetune, pretrain
+    from plmkit.report import compare, finetune, paradigms, pretrain
 
     run_dir = Path(run_dir)
     kind, record = _kind(run_dir)
-    if kind == "compare":
+    if kind == "paradigms":
+        page = Page(f"Paradigms on {record['data']['source']}", str(run_dir))
+        paradigms.build(page, run_dir, record)
+    elif kind == "compare":
         page = Page(f"Comparison: {len(record.get('arms', []))} starting models", str(run_dir))
         compare.build(page, run_dir, record)
     elif kind == "finetune":

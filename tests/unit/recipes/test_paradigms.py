@@ -68,6 +68,9 @@ def test_every_row_and_the_curve(tmp_path, sentiment_csv, tiny_bert_dir, tiny_ll
     # the 100% point is the fine-tuned row itself
     assert points[("fine-tuned", "100%")]["accuracy"] == rows["fine-tuned encoder"]["accuracy"]
     assert result.plot.exists() and result.plot.read_bytes()[:4] == b"\x89PNG"
+    html = (result.path.parent / "report.html").read_text()
+    assert "Paradigms side by side" in html and "data:image/png;base64," in html
+    assert f'data-key="rows.0.accuracy" data-value="{record["rows"][0]["accuracy"]}"' in html
 
 
 def test_subsets_come_from_finetunes_training_split(sentiment_csv):

@@ -31,10 +31,12 @@ from plmkit.recipes.paradigms.settings import (
     shot_examples,
     subset_rows,
 )
+from plmkit.report import write_report
+from plmkit.report.paradigms import PARADIGMS_FILE, PARADIGMS_PLOT
 from plmkit.training import run_record
 
-RESULTS = "paradigms.json"
-PLOT = "paradigms.png"
+RESULTS = PARADIGMS_FILE
+PLOT = PARADIGMS_PLOT
 QUICK = dict(decoder_test_size=60, setfit_steps=10, curve_min_steps=20, finetune_max_steps=60)
 
 
@@ -57,6 +59,12 @@ def _loadavg() -> list[float] | None:
         return [round(x, 2) for x in os.getloadavg()]
     except OSError:
         return None
+
+
+def _torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
 
 
 def _row(paradigm: str, model: str, train_examples: int, scored: enc.Scored, **extra: Any) -> dict:
@@ -99,6 +107,7 @@ def run_paradigms(
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
+    loadavg_start = _loadavg()
     splits = load_dataset_splits(
         config.data,
         text_column=config.text_column,
@@ -138,7 +147,9 @@ def run_paradigms(
             curve=curve,
             stage=stage,
             wall_seconds=round(time.perf_counter() - started, 1),
-            loadavg_end=_loadavg(),
+            loadavg_start=loadavg_start,
+            loadavg_now=_loadavg(),
+            torch_threads=_torch_threads(),
             cpu_count=os.cpu_count(),
             quick=config.quick,
         )
@@ -324,6 +335,7 @@ def run_paradigms(
 
     save("done")
     plot = plot_paradigms(record, out / PLOT)
+    write_report(out)  # out/report.html, its paradigms section from the two files above
     return ParadigmsResult(record=record, path=path, plot=plot)
 
 
