@@ -6,12 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from plmkit.report import plots
-from plmkit.report.page import Page, esc, figure, figures, kv_table, note, pre_json
+from plmkit.report.page import Page, figure, figures, kv_table, note, pre_json
 
 
 def run_section(page: Page, record: dict[str, Any]) -> None:
     model = record.get("model", {})
-    cpu = record.get("hardware", {}).get("cpu", {})
     rows = [
         ("task", page.num(record, "task")),
         ("model", page.num(record, "model.name")),
@@ -27,7 +26,15 @@ def run_section(page: Page, record: dict[str, Any]) -> None:
     if model.get("revision"):
         rows.append(("model revision", page.num(record, "model.revision")))
     hardware = [
-        ("CPU", esc(cpu.get("model") or cpu.get("name") or "-")),
+        ("CPU", page.num(record, "hardware.cpu.model")),
+        ("generation", page.num(record, "hardware.cpu.generation")),
+        (
+            "cores / threads",
+            f"{page.num(record, 'hardware.cpu.cores')} / "
+            f"{page.num(record, 'hardware.cpu.threads')}",
+        ),
+        ("vector units", page.num(record, "hardware.cpu.torch_capability")),
+        ("native bf16", page.num(record, "hardware.cpu.native_bf16")),
         ("torch threads", page.num(record, "hardware.torch_threads")),
         ("GPU", page.num(record, "hardware.cuda")),
     ]

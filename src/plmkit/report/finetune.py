@@ -36,7 +36,7 @@ def read_predictions(run_dir: Path) -> list[dict[str, Any]]:
 def build(page: Page, run_dir: Path, record: dict[str, Any], explain: bool = True) -> None:
     labels = record.get("labels", [])
     rows = read_predictions(run_dir)
-    common.run_section(page, record)
+    summary_section(page, record)
     data_section(page, record)
     common.curves_section(page, record.get("training", {}).get("log_history", []))
     for split in ("validation", "test"):
@@ -51,6 +51,22 @@ def build(page: Page, run_dir: Path, record: dict[str, Any], explain: bool = Tru
     else:
         page.section("Predictions", note(f"no {PREDICTIONS_FILE} in the run directory"))
     throughput_section(page, record)
+    common.run_section(page, record)
+
+
+def summary_section(page: Page, record: dict[str, Any]) -> None:
+    split = "test" if "test" in record.get("metrics", {}) else "validation"
+    key = f"metrics.{split}"
+    page.section(
+        "Summary",
+        f"<p>{esc(split)} accuracy <b>{page.num(record, f'{key}.accuracy', '.4f')}</b>, "
+        f"macro-F1 <b>{page.num(record, f'{key}.macro_f1', '.4f')}</b> on "
+        f"{page.num(record, f'{key}.n')} held-out texts; {page.num(record, 'training.steps')} "
+        f"steps in {page.num(record, 'training.seconds')} s "
+        f"({page.num(record, 'training.samples_per_second')} samples/s, "
+        f"{page.num(record, 'dtype')}), model {page.num(record, 'model.name')}, seed "
+        f"{page.num(record, 'seed')}</p>",
+    )
 
 
 def data_section(page: Page, record: dict[str, Any]) -> None:

@@ -29,7 +29,7 @@ img{max-width:100%;height:auto}.figs{display:flex;flex-wrap:wrap;gap:12px}
 .figs figure{margin:0;flex:1 1 460px}figcaption{color:#57606a;font-size:12px}
 .note{color:#57606a;font-size:12px}.tok{padding:1px 2px;border-radius:3px;margin:0 1px;
 display:inline-block}code,pre{font:12px/1.4 ui-monospace,Consolas,monospace}
-pre{background:#f6f8fa;padding:8px;overflow:auto;max-height:320px}
+pre{background:#f6f8fa;padding:8px;overflow:auto;max-height:240px}
 .cols{display:grid;grid-template-columns:1fr 1fr;gap:12px}
 """
 

@@ -20,7 +20,6 @@ SCORES = [
 
 
 def build(page: Page, run_dir: Path, record: dict[str, Any]) -> None:
-    common.run_section(page, record)
     corpus_section(page, record)
     common.curves_section(page, record.get("training", {}).get("log_history", []))
     scores_section(page, record)
@@ -38,6 +37,7 @@ def build(page: Page, run_dir: Path, record: dict[str, Any]) -> None:
         ("final training loss", "training.train_loss"),
     ]
     page.section("Throughput and time", common.throughput_rows(page, record, keys))
+    common.run_section(page, record)
 
 
 def corpus_section(page: Page, record: dict[str, Any]) -> None:
