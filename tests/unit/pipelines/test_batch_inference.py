@@ -108,12 +108,14 @@ def test_predict_in_chunks_keeps_every_column(tiny_classifier_dir, tmp_path):
         writer.writerow(["id", "text"])
         writer.writerows([[i, t] for i, t in enumerate(texts)])
     out = tmp_path / "pred.csv"
-    summary = predict_in_chunks(source, out, str(tiny_classifier_dir), chunk_rows=2)
+    summary = predict_in_chunks(
+        source, out, str(tiny_classifier_dir), chunk_rows=2, backend="torch-fp32"
+    )
     assert summary.merged and summary.chunks == 3
     with out.open(newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert [r["text"] for r in rows] == texts and [r["id"] for r in rows] == list("01234")
-    expected = classify(texts, str(tiny_classifier_dir))
+    expected = classify(texts, str(tiny_classifier_dir), backend="torch-fp32")
     assert [r["pred_label"] for r in rows] == [p.label for p in expected]
     assert {"pred_score", "p_negative", "p_positive"} <= set(rows[0])
 
