@@ -25,7 +25,8 @@ def _reference(scorer: LabelScorer, text: str, answer: list[int]) -> float:
 
 
 def test_every_text_gets_a_label_and_scores_match_a_plain_forward(tiny_llama_dir):
-    scorer = LabelScorer(str(tiny_llama_dir), LABELS, batch_size=2)
+    examples = [("good film", "very good"), ("dull plot", "dull")]  # a longer cached prefix
+    scorer = LabelScorer(str(tiny_llama_dir), LABELS, batch_size=2, examples=examples)
     assert all(len(answer) > 2 for answer in scorer.answer_ids)  # label tokens + end of turn
     result = scorer.score(TEXTS)
     assert result.scores.shape == (len(TEXTS), len(LABELS))
