@@ -21,6 +21,7 @@ if not CHROMIUM.exists():
         allow_module_level=True,
     )
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
+sync_api.expect.set_options(timeout=60_000)  # waits for answers on a busy machine, not a speed test
 
 KEY = "play-key"
 ARTIFACTS = Path(os.environ.get("PLMKIT_ARTIFACTS", Path(__file__).parents[2] / "artifacts"))
