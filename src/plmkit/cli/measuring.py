@@ -13,7 +13,10 @@ from plmkit.cli.base import MEASURE, JsonOpt, command, echo_json
 def bench_cmd(
     scenarios: Annotated[
         list[str] | None,
-        typer.Argument(help="encode, classify, generate, train, coldstart or all (default)"),
+        typer.Argument(
+            help="encode, classify, generate, train, coldstart or all (default); or serve "
+            "alone: the HTTP server's load test on loopback (bench/serve_load.py)"
+        ),
     ] = None,
     quick: Annotated[bool, typer.Option(help="small counts: a smoke run, not numbers")] = False,
     encoder: Annotated[str, typer.Option(help="encoder for encode")] = "minilm",
@@ -29,6 +32,9 @@ def bench_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Throughput, latency, TTFT and memory of the Hugging Face baselines and plmkit."""
+    if scenarios and "serve" in scenarios:
+        _bench_serve(scenarios, quick, encoder, classifier, decoder, as_json)
+        return
     from plmkit.bench import BenchOptions, format_bench_report, run_bench
 
     options = BenchOptions(
@@ -45,3 +51,34 @@ def bench_cmd(
         echo_json(report)
     else:
         typer.echo(format_bench_report(report))
+
+
+def _bench_serve(
+    scenarios: list[str],
+    quick: bool,
+    encoder: str,
+    classifier: str | None,
+    decoder: str,
+    as_json: bool,
+) -> None:
+    from plmkit.bench.workload import bench_classifier
+    from plmkit.errors import InvalidInputError
+    from plmkit.serve.load_test import (
+        LoadOptions,
+        format_load_report,
+        quick_options,
+        run_load_test,
+    )
+
+    if scenarios != ["serve"]:
+        raise InvalidInputError(
+            "serve is a load test of its own and runs alone", "run plm bench serve by itself"
+        )
+    classifier = classifier or str(bench_classifier(encoder))
+    options = LoadOptions(encoder=encoder, generator=decoder, classifier=classifier)
+    options = quick_options(options) if quick else options
+    report = run_load_test(options, progress=lambda m: typer.echo(m, err=True))
+    if as_json:
+        echo_json(report)
+    else:
+        typer.echo(format_load_report(report))

@@ -60,7 +60,11 @@ class DecodeQueue:
         self.pending: list[_Job] = []
         self.changed = threading.Condition()
         self.stopped = False
-        self.worker: threading.Thread | None = None
+        # started idle, before any request, so that the first one waits for company too
+        self.worker = threading.Thread(
+            target=self._loop, name=f"plmkit-decode-{model}", daemon=True
+        )
+        self.worker.start()
 
     def generate(
         self,
@@ -73,11 +77,6 @@ class DecodeQueue:
         thread); ClientGone when `cancel` is set first."""
         job = _Job(prompt, config, on_text, cancel)
         with self.changed:
-            if self.worker is None:
-                self.worker = threading.Thread(
-                    target=self._loop, name=f"plmkit-decode-{self.model}", daemon=True
-                )
-                self.worker.start()
             self.pending.append(job)
             self.changed.notify()
         while True:
