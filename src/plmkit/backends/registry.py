@@ -47,6 +47,14 @@ BACKENDS: dict[str, BackendSpec] = {
             FAST_EXTRA,
         ),
         BackendSpec(
+            "onnx-int8-partial",
+            ("encoder",),
+            "ONNX Runtime, dynamic int8 but the classifier head and feed-forward output "
+            "projections in fp32 (fewer changed labels than onnx-int8)",
+            ("onnxruntime", "onnx"),
+            FAST_EXTRA,
+        ),
+        BackendSpec(
             "ct2-int8", ("decoder",), "CTranslate2 int8 (batched)", ("ctranslate2",), FAST_EXTRA
         ),
         BackendSpec(
@@ -171,7 +179,8 @@ def choices(kind: Kind) -> tuple[str, ...]:
 
 
 ENCODER_BACKENDS = choices("encoder")
-"""auto, torch-fp32, torch-bf16, torch-int8, onnx-fp32, onnx-int8: for encode and classify."""
+"""auto, torch-fp32, torch-bf16, torch-int8, onnx-fp32, onnx-int8, onnx-int8-partial: for
+encode and classify."""
 DECODER_BACKENDS = choices("decoder")
 """auto, torch-fp32, torch-bf16, ct2-int8, llama-cpp, llama-cpp-q8, llama-cpp-bf16."""
 
