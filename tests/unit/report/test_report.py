@@ -77,8 +77,13 @@ def check_numbers(parser: ReportParser, records: dict[str, dict]) -> int:
         assert json.loads(tagged["data-value"]) == value, tagged
         if isinstance(value, float) and not isinstance(value, bool):
             shown = tagged["text"]
-            number = float(shown.rstrip("%")) / (100 if shown.endswith("%") else 1)
-            assert number == pytest.approx(value, rel=5e-3, abs=5e-4), tagged
+            digits = shown.rstrip("%")
+            scale = 100 if shown.endswith("%") else 1
+            # the shown number is the value rounded to the digits shown (half a last digit)
+            decimals = len(digits.split(".")[1]) if "." in digits else 0
+            last_digit = 0.0 if "e" in digits else 10.0**-decimals / scale
+            number = float(digits) / scale
+            assert number == pytest.approx(value, rel=5e-3, abs=0.5 * last_digit + 1e-12), tagged
     return len(parser.values)
 
 
