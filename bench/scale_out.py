@@ -85,21 +85,10 @@ def finetune(work: Path, max_steps: int, repeats: int) -> dict:
 
 def tiny_bert(directory: Path) -> Path:
     sys.path.insert(0, str(ROOT / "tests"))
-    import torch
-    from conftest import _bert_tokenizer, _save
-    from transformers import BertConfig, BertModel
+    from conftest import _tiny_bert
+    from transformers import BertModel
 
-    torch.manual_seed(0)
-    tokenizer = _bert_tokenizer(directory)
-    config = BertConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-    )
-    return _save(BertModel(config), tokenizer, directory)
+    return _tiny_bert(directory, BertModel)
 
 
 def write_lines(path: Path, n: int, seed: int = 0) -> Path:

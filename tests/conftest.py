@@ -74,7 +74,7 @@ def _save(model, tokenizer, directory: Path) -> Path:
     return directory
 
 
-def _tiny_bert(directory: Path, model_class) -> Path:
+def _tiny_bert(directory: Path, model_class, **config_overrides) -> Path:
     import torch
     from transformers import BertConfig
 
@@ -87,6 +87,7 @@ def _tiny_bert(directory: Path, model_class) -> Path:
         num_attention_heads=2,
         intermediate_size=64,
         max_position_embeddings=128,
+        **config_overrides,
     )
     return _save(model_class(config), tokenizer, directory)
 

@@ -28,26 +28,15 @@ TIMEOUT = 600
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> Path:
     """A base BERT without dropout: runs on 1 or 2 processes then differ only by float sums."""
-    import torch
-    from transformers import BertConfig, BertModel
+    from transformers import BertModel
 
     sys.path.insert(0, str(Path(__file__).parents[2]))
-    from conftest import _bert_tokenizer, _save
+    from conftest import _tiny_bert
 
     directory = tmp_path_factory.mktemp("tiny-bert-nodropout")
-    torch.manual_seed(0)
-    tokenizer = _bert_tokenizer(directory)
-    config = BertConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-        hidden_dropout_prob=0.0,
-        attention_probs_dropout_prob=0.0,
+    return _tiny_bert(
+        directory, BertModel, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0
     )
-    return _save(BertModel(config), tokenizer, directory)
 
 
 @pytest.fixture(scope="module")
