@@ -56,9 +56,17 @@ def _fill_ratios(rows: list[Row]) -> None:
 
 
 def run_bench(
-    names: list[str], options: BenchOptions, on_progress: Callable[[str], None] | None = None
+    names: list[str],
+    options: BenchOptions,
+    on_progress: Callable[[str], None] | None = None,
+    save: str | os.PathLike | None = None,
 ) -> dict:
-    """Run the named scenarios; returns header (hardware, versions, limits) and rows."""
+    """Run the named scenarios; returns header (hardware, versions, limits) and rows.
+
+    With `save`, the report so far is written there (atomically) after every scenario, with
+    `"complete": false` until the last one: a run that is stopped or crashes keeps what it
+    measured.
+    """
     from plmkit import hardware
     from plmkit.bench import machine
 
@@ -76,6 +84,8 @@ def run_bench(
         "scenarios": {},
         "skipped": {},  # scenario -> why it did not run (kept: the results' format)
     }
+    report["complete"] = False
+    _save(save, report, start)
     for name in wanted:
         function = _scenario(name)
         say(f"running {name}")
@@ -86,13 +96,26 @@ def run_bench(
             "seconds": round(time.perf_counter() - began, 1),
             "rows": [row.to_dict() for row in rows],
         }
+        _save(save, report, start)
     report["seconds"] = round(time.perf_counter() - start, 1)
     report["load"] = {
         "busy_cores_elsewhere_before": busy_before,
         "busy_cores_elsewhere_after": hardware.busy_cores(0.5),
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
     }
+    report["complete"] = True
+    _save(save, report, start)
     return report
+
+
+def _save(path: str | os.PathLike | None, report: dict, start: float) -> None:
+    if path is None:
+        return
+    from plmkit.paths import write_json_atomic
+
+    if not report.get("complete"):
+        report["seconds"] = round(time.perf_counter() - start, 1)  # so far
+    write_json_atomic(path, report)
 
 
 def _cell(value, fmt: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -29,6 +30,13 @@ def bench_cmd(
     all_engines: Annotated[
         bool, typer.Option(help="time every engine, even one a short probe shows far slower")
     ] = False,
+    save: Annotated[
+        Path | None,
+        typer.Option(
+            help="write the JSON report to this file after every scenario (a stopped run "
+            "keeps what it measured; `complete` says whether it finished)"
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Throughput, latency, TTFT and memory of the Hugging Face baselines and plmkit."""
@@ -46,7 +54,9 @@ def bench_cmd(
         new_tokens=new_tokens,
         all_engines=all_engines,
     )
-    report = run_bench(scenarios or ["all"], options, on_progress=lambda m: typer.echo(m, err=True))
+    report = run_bench(
+        scenarios or ["all"], options, on_progress=lambda m: typer.echo(m, err=True), save=save
+    )
     if as_json:
         echo_json(report)
     else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from plmkit import bench
@@ -49,8 +51,10 @@ def test_run_bench_report_fills_ratios_and_limits(monkeypatch):
     report = run_bench(["toy"], options, on_progress=progress.append)
     assert progress == ["measuring machine limits", "running toy"]
     assert set(report) == {
-        "hardware", "versions", "limits", "options", "scenarios", "skipped", "seconds", "load"
+        "hardware", "versions", "limits", "options", "scenarios", "skipped", "seconds", "load",
+        "complete",
     }  # fmt: skip
+    assert report["complete"] is True
     assert report["limits"] == LIMITS and options.limits == LIMITS
     assert report["options"]["encoder"] == "enc" and "limits" not in report["options"]
     base, fast = report["scenarios"]["toy"]["rows"]
@@ -60,6 +64,24 @@ def test_run_bench_report_fills_ratios_and_limits(monkeypatch):
     assert set(report["load"]) == {
         "busy_cores_elsewhere_before", "busy_cores_elsewhere_after", "omp_wait_policy"
     }  # fmt: skip
+
+
+def broken_scenario(options: BenchOptions) -> list[Row]:
+    raise RuntimeError("engine crashed")
+
+
+def test_save_keeps_the_scenarios_done_before_a_crash(monkeypatch, tmp_path):
+    monkeypatch.setitem(bench.SCENARIOS, "toy", f"{__name__}:toy_scenario")
+    monkeypatch.setitem(bench.SCENARIOS, "broken", f"{__name__}:broken_scenario")
+    saved = tmp_path / "bench.json"
+    with pytest.raises(RuntimeError, match="engine crashed"):
+        run_bench(["toy", "broken"], BenchOptions(quick=True), save=saved)
+    partial = json.loads(saved.read_text())
+    assert partial["complete"] is False and list(partial["scenarios"]) == ["toy"]
+    assert [row["name"] for row in partial["scenarios"]["toy"]["rows"]] == ["slow way", "fast way"]
+    report = run_bench(["toy"], BenchOptions(quick=True), save=saved)
+    assert json.loads(saved.read_text())["complete"] is True
+    assert json.loads(saved.read_text())["scenarios"] == report["scenarios"]
 
 
 def test_format_bench_report_table(monkeypatch):
