@@ -9,8 +9,10 @@ file and load (`decode_threads`); prompts and batches use every torch thread.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +36,42 @@ VARIANTS: dict[str, str | None] = {
 """Backend name -> the rewrite of the shipped GGUF it runs (None: the file as shipped)."""
 PROBE_TOKENS = 16
 """Tokens each thread count decodes (best of 2 rounds) when decode_threads measures."""
+_PARAMS_LOCK = threading.Lock()
+
+
+def amx_int8_built() -> bool:
+    """Whether this llama.cpp build has ggml's AMX int8 kernels (GGML_NATIVE on a CPU with
+    AMX). On an Intel Xeon with AMX (2 cores, KVM), llama-cpp-python 0.3.36 built that way
+    crashed the whole process (SIGSEGV in llama_decode) on the first prompt of 29 tokens with
+    the shipped Q4_1 file and with its Q8_0 rewrite; BF16 ran."""
+    import llama_cpp
+
+    return "AMX_INT8 = 1" in llama_cpp.llama_print_system_info().decode("utf-8", "replace")
+
+
+@contextmanager
+def _without_extra_buffers(disable: bool) -> Iterator[None]:
+    """Load a model without ggml's extra CPU buffer types (AMX, weight repacking): the
+    `use_extra_bufts` model parameter, which `Llama()` does not expose, so its default is
+    swapped for the duration of the load."""
+    if not disable:
+        yield
+        return
+    import llama_cpp.llama as llama_module
+
+    with _PARAMS_LOCK:
+        default = llama_module.llama_cpp.llama_model_default_params
+
+        def params():
+            values = default()
+            values.use_extra_bufts = False
+            return values
+
+        llama_module.llama_cpp.llama_model_default_params = params
+        try:
+            yield
+        finally:
+            llama_module.llama_cpp.llama_model_default_params = default
 
 
 def gguf_path(model: str, name: str) -> Path | None:
@@ -56,14 +94,16 @@ class LlamaCppCausalLM(CausalLMBackend):
                 f"'{model}' has no GGUF file, which the llama-cpp backend needs",
                 "use --backend ct2-int8 or torch-fp32, or put a .gguf in the model directory",
             )
-        self.llm = Llama(
-            model_path=str(path),
-            n_ctx=CONTEXT,
-            n_batch=512,
-            n_threads=1,
-            n_threads_batch=cpu_info().threads,
-            verbose=False,
-        )
+        # quantised weights through the AMX int8 kernels crash (amx_int8_built); BF16 has none
+        with _without_extra_buffers(name != "llama-cpp-bf16" and amx_int8_built()):
+            self.llm = Llama(
+                model_path=str(path),
+                n_ctx=CONTEXT,
+                n_batch=512,
+                n_threads=1,
+                n_threads_batch=cpu_info().threads,
+                verbose=False,
+            )
         self.eos_token_ids = frozenset({self.llm.token_eos()})
         self.threads = decode_threads.stream_threads(path, self._tokens_per_second)
         self._set_threads(self.threads)

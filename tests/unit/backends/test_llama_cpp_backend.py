@@ -123,3 +123,34 @@ def test_generate_pipeline_on_llama_cpp_caps_at_the_context_and_stops_on_ctrl_c(
     assert partial.finish_reason == "interrupted" and partial.text == "".join(pieces)
     assert 0 < partial.new_tokens < 126
     assert generate("the cat", model, config, backend="llama-cpp").text == result.text
+
+
+def test_the_amx_int8_kernels_are_kept_out_of_quantised_loads(monkeypatch, tiny_llama_gguf_dir):
+    """llama.cpp's AMX int8 buffers crashed the process on an AMX Xeon: a build that has them
+    loads quantised files without ggml's extra buffer types, and restores the default after."""
+    import llama_cpp.llama as llama_module
+
+    from plmkit.backends import llama_cpp_backend
+
+    default = llama_module.llama_cpp.llama_model_default_params
+    seen: list = []  # the parameter structs handed out, as the load then used them
+
+    def spy():
+        values = default()
+        seen.append(values)
+        return values
+
+    monkeypatch.setattr(llama_module.llama_cpp, "llama_model_default_params", spy)
+    with llama_cpp_backend._without_extra_buffers(True):
+        assert llama_module.llama_cpp.llama_model_default_params().use_extra_bufts is False
+    assert llama_module.llama_cpp.llama_model_default_params is spy
+    with llama_cpp_backend._without_extra_buffers(False):
+        assert llama_module.llama_cpp.llama_model_default_params is spy
+    monkeypatch.setattr(llama_cpp_backend, "amx_int8_built", lambda: True)
+    seen.clear()
+    llama_cpp_backend.LlamaCppCausalLM(str(tiny_llama_gguf_dir), "llama-cpp")
+    assert [values.use_extra_bufts for values in seen] == [False]
+    monkeypatch.setattr(llama_cpp_backend, "amx_int8_built", lambda: False)
+    seen.clear()
+    llama_cpp_backend.LlamaCppCausalLM(str(tiny_llama_gguf_dir), "llama-cpp")
+    assert [values.use_extra_bufts for values in seen] == [True]  # the default: unchanged
