@@ -220,9 +220,15 @@ async def chat_streams(base: str, options: LoadOptions) -> dict:
         "messages": [{"role": "user", "content": "Write a sentence about a cat."}],
     }
 
+    statuses: dict[str, int] = {}
+    errors: list[str] = []
+
     async def one(client) -> tuple[float, int, float, str]:
         start, first, tokens, text = time.perf_counter(), None, 0, []
         async with client.stream("POST", "/v1/chat/completions", json=body) as response:
+            statuses[str(response.status_code)] = statuses.get(str(response.status_code), 0) + 1
+            if response.status_code != 200:  # say why, instead of a stream of nothing
+                errors.append((await response.aread()).decode("utf-8", "replace")[:300])
             async for line in response.aiter_lines():
                 if line.startswith("data: {"):
                     event = json.loads(line[6:])
@@ -249,6 +255,8 @@ async def chat_streams(base: str, options: LoadOptions) -> dict:
         "ttft_one_stream": percentiles([f for f, _, _, _ in alone]),
         "ttft_8_streams": percentiles([f for f, _, _, _ in together]),
         "streams_equal_alone": len({t for *_, t in [*alone, *together]}) == 1,
+        "statuses": statuses,
+        "errors": errors[:3],
     }
 
 
@@ -334,7 +342,7 @@ def run_load_test(options: LoadOptions, progress: Callable[[str], None] = lambda
         and report[phase]["differ_from_alone"] == 0
         and set(report[phase]["statuses"]) <= {"200", "429"}
         for phase in ("steady", "burst")
-    )
+    ) and all(set(c["statuses"]) == {"200"} for c in chat.values())
     report["targets"] = {
         "embeddings_ratio": {"want": TARGETS["embeddings_ratio"],
                              "got": report["embeddings"]["ratio"]},
@@ -368,5 +376,6 @@ def format_load_report(report: dict) -> str:
             f"{chat['tokens_per_s_8_streams']} with 8 ({chat['ratio']}x, target "
             f"{TARGETS['chat_ratio']:g}x); TTFT p50/p95 {chat['ttft_8_streams']['p50_ms']}/"
             f"{chat['ttft_8_streams']['p95_ms']} ms"
+            + (f"; answers {chat['statuses']}: {chat['errors'][0][:120]}" if chat["errors"] else "")
         )
     return "\n".join(lines)

@@ -34,6 +34,7 @@ def test_a_quick_load_test_on_tiny_models(tiny_bert_dir, tiny_llama_dir, tiny_cl
     assert report["embeddings"]["ratio"] > 0 and report["embeddings"]["latency_16_clients"]
     chat = report["chat"]["torch-fp32"]
     assert chat["streams_equal_alone"] and chat["ttft_8_streams"]["n"] == 8
+    assert chat["statuses"] == {"200": 12} and chat["errors"] == []  # warm-up + 3 alone + 8
     assert len(report["loadavg_before"]) == 3 and report["machine"]["cpu"]
     assert report["targets"]["chat_ratio"]["got"] == {"torch-fp32": chat["ratio"]}
     assert "embeddings:" in format_load_report(report)
