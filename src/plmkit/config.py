@@ -180,6 +180,10 @@ class PretrainConfig:
     nproc: int | None = None
     """Train on N processes on this machine (plm starts torchrun for you); under torchrun,
     the run fails unless the launcher started N processes here. batch_size stays global."""
+    stream: bool | None = None
+    """Pack .txt corpora through a memory-mapped Arrow cache, with bounded memory, instead of
+    in memory; default: from 64 MiB of text. Streamed, a hashed share of the documents is
+    held out (eval_fraction)."""
     show_progress: bool = True
     """Progress bars and lines on stderr (the CLI turns them off with --json)."""
 

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from plmkit.errors import InvalidInputError
+from plmkit.lm.streaming import DocumentTexts
 from plmkit.validation import require_texts
 
 if TYPE_CHECKING:
@@ -65,7 +66,11 @@ def train_tokenizer(
     )
     from transformers import PreTrainedTokenizerFast
 
-    texts = require_texts(list(texts), "training text")
+    if isinstance(texts, DocumentTexts):  # a memory-mapped corpus: walked in batches, not listed
+        if not len(texts):
+            raise InvalidInputError("no training text given", "pass at least one training text")
+    else:
+        texts = require_texts(list(texts), "training text")
     if kind not in KINDS:
         raise InvalidInputError(
             f"unknown tokenizer kind {kind!r}", f"use one of {', '.join(KINDS)}"

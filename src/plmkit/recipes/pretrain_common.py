@@ -2,7 +2,8 @@
 checks, dtype, seed, the corpus split, the tokenizer), the Trainer run (through
 `plmkit.training`) and the results record. The corpus itself is `pretrain_corpus`.
 
-The tokenizer, when trained, sees only the training texts of the split.
+The tokenizer, when trained, sees only the training texts of the split (on a streamed corpus,
+rank 0 trains it and hands it to the other ranks).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from plmkit.errors import CheckpointError
 from plmkit.paths import RESULTS_FILE, write_json_atomic
 from plmkit.recipes.model_factory import scratch_model
 from plmkit.recipes.pretrain_corpus import Corpus, TextSplit, corpus_record, split_texts
+from plmkit.recipes.pretrain_stream import StreamedSplit, should_stream, split_files
 from plmkit.registry import ModelSpec, resolve
 from plmkit.training import (
     AtomicTrainer,
@@ -32,7 +35,12 @@ from plmkit.training import (
     total_steps,
     training_arguments,
 )
-from plmkit.training.distributed import barrier, init_process_group, is_main_process
+from plmkit.training.distributed import (
+    barrier,
+    broadcast_from_main,
+    init_process_group,
+    is_main_process,
+)
 from plmkit.training.events import OnEvent, Stage
 
 DEFAULT_MODEL = {"mlm": "minilm", "clm": "smollm2"}
@@ -54,6 +62,7 @@ RESUME_MUST_MATCH = (
     "mlm_probability",
     "whole_word",
     "seed",
+    "stream",
 )
 LEARNING_RATE = {"continued": 1e-4, "scratch": 1e-3}
 CHECKPOINTS_PER_RUN = 4
@@ -100,7 +109,7 @@ class Start:
     resume_from: str | None
     bf16: bool
     dtype_reason: str
-    split: TextSplit
+    split: TextSplit | StreamedSplit
     tokenizer: Any
     tokenizer_info: dict[str, Any]
     spec: ModelSpec | None
@@ -120,8 +129,11 @@ def begin(config: PretrainConfig, objective: str, emit: OnEvent) -> Start:
     bf16, dtype_reason = decide_bf16(config.bf16)
     set_seed(config.seed)
     emit(Stage("reading the corpus"))
-    split = split_texts(config)
-    tokenizer, tokenizer_info = choose_tokenizer(config, objective, split.train, resume_from)
+    streamed = should_stream(config)
+    split = split_files(config) if streamed else split_texts(config)
+    tokenizer, tokenizer_info = choose_tokenizer(
+        config, objective, split.train, resume_from, from_main=streamed
+    )
     return Start(
         resume_from=resume_from,
         bf16=bf16,
@@ -146,9 +158,16 @@ def build_from_scratch(config: PretrainConfig, objective: str, tokenizer: Any) -
 
 
 def choose_tokenizer(
-    config: PretrainConfig, objective: str, train_texts: list[str], resume_from: str | None
+    config: PretrainConfig,
+    objective: str,
+    train_texts: Sequence[str] | None,
+    resume_from: str | None,
+    *,
+    from_main: bool = False,
 ) -> tuple[Any, dict[str, Any]]:
-    """The tokenizer to train with, and a description of where it came from."""
+    """The tokenizer to train with, and a description of where it came from. `from_main`: a
+    tokenizer to train is trained by rank 0 (the only one holding `train_texts`) and sent to
+    every rank."""
     if not config.from_scratch:
         name = config.model or DEFAULT_MODEL[objective]
         return loading.load_tokenizer(name), {"source": name, "trained": False}
@@ -158,6 +177,13 @@ def choose_tokenizer(
         kind = kind_for_arch(config.scratch_arch(objective))
         if resume_from is not None:  # the checkpoint holds the tokenizer the run started with
             tokenizer = loading.load_tokenizer(resume_from)
+        elif from_main:
+            tokenizer = None
+            if is_main_process():
+                tokenizer = train_tokenizer(
+                    train_texts, kind, config.vocab_size, model_max_length=max_positions(config)
+                )
+            tokenizer = broadcast_from_main(tokenizer)
         else:
             tokenizer = train_tokenizer(
                 train_texts, kind, config.vocab_size, model_max_length=max_positions(config)

@@ -5,7 +5,9 @@ The held-out split. A labelled dataset (movie-snippets, a table with a label col
 exactly the validation and test rows `plm finetune` carves for the same seed, so a model
 pre-trained here and then fine-tuned has never seen the texts it is tested on; every other
 text of the corpus (movie-snippets' neutral sentences included) is trained on. Unlabelled text
-holds out a seeded `eval_fraction` of its documents.
+holds out a seeded `eval_fraction` of its documents. A streamed .txt corpus (`pretrain_stream`:
+large ones, or `--stream`) holds out a hashed share instead, and its training blocks stay on
+disk, memory-mapped.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import Any
 from plmkit.config import PretrainConfig
 from plmkit.errors import DataError, InvalidInputError
 from plmkit.lm.packing import PackedCorpus, pack_corpus
+from plmkit.lm.streaming import PackedFiles
+from plmkit.recipes.pretrain_stream import StreamedSplit, pack_train
 from plmkit.training.distributed import barrier, is_main_process
 
 
@@ -27,6 +31,10 @@ class TextSplit:
     held_out: list[str]
     held_out_from: str
     """How the held-out texts were chosen, for the results JSON."""
+
+    @property
+    def held_out_documents(self) -> int:
+        return len(self.held_out)
 
     def data_hash(self) -> str:
         """sha256 of the training and held-out texts, in order."""
@@ -78,13 +86,17 @@ def split_texts(config: PretrainConfig) -> TextSplit:
 
 @dataclass
 class Corpus:
-    train: PackedCorpus
+    train: PackedCorpus | PackedFiles
+    """In memory, or (streamed) blocks in a memory-mapped Arrow cache."""
     held_out: PackedCorpus
     """At most `eval_blocks` blocks of the held-out texts."""
 
 
-def pack(split: TextSplit, tokenizer: Any, config: PretrainConfig, model_max_length: int) -> Corpus:
-    """Tokenize once, concatenate and cut both parts into blocks (cached by content hash)."""
+def pack(
+    split: TextSplit | StreamedSplit, tokenizer: Any, config: PretrainConfig, model_max_length: int
+) -> Corpus:
+    """Tokenize once, concatenate and cut both parts into blocks (cached by content hash; a
+    streamed split's training part by `pretrain_stream.pack_train`)."""
     if config.block_size > model_max_length:
         raise InvalidInputError(
             f"block_size {config.block_size} is longer than the model's {model_max_length} "
@@ -93,17 +105,20 @@ def pack(split: TextSplit, tokenizer: Any, config: PretrainConfig, model_max_len
         )
     # under torchrun rank 0 packs and writes the cache first; the others then read it
     main = is_main_process()
-    if not main:
-        barrier()
-    train = pack_corpus(
-        split.train,
-        tokenizer,
-        config.block_size,
-        show_progress=config.show_progress,
-        write_cache=main,
-    )
-    if main:
-        barrier()
+    if isinstance(split, StreamedSplit):
+        train: PackedCorpus | PackedFiles = pack_train(split, tokenizer, config)
+    else:
+        if not main:
+            barrier()
+        train = pack_corpus(
+            split.train,
+            tokenizer,
+            config.block_size,
+            show_progress=config.show_progress,
+            write_cache=main,
+        )
+        if main:
+            barrier()
     try:
         held = pack_corpus(split.held_out, tokenizer, config.block_size, write_cache=main)
     except InvalidInputError as error:
@@ -120,20 +135,32 @@ def pack(split: TextSplit, tokenizer: Any, config: PretrainConfig, model_max_len
     return Corpus(train=train, held_out=held)
 
 
-def corpus_record(split: TextSplit, corpus: Corpus) -> dict[str, Any]:
+def corpus_record(split: TextSplit | StreamedSplit, corpus: Corpus) -> dict[str, Any]:
     """The `corpus` block of the results JSON."""
     train = corpus.train
+    streamed = isinstance(train, PackedFiles)
+    if streamed:
+        documents, separators, cache, from_cache = (
+            train.n_lines,
+            train.separator,
+            str(train.cache_dir),
+            None,  # datasets reuses what it can, step by step
+        )
+    else:
+        documents, separators, from_cache = train.n_docs, train.mode, train.from_cache
+        cache = str(train.cache_path) if train.cache_path else None
     return {
         "held_out_from": split.held_out_from,
-        "train_documents": train.n_docs,
-        "held_out_documents": len(split.held_out),
+        "train_documents": documents,
+        "held_out_documents": split.held_out_documents,
         "block_size": train.block_size,
         "train_blocks": train.n_blocks,
         "train_tokens": train.n_tokens,
         "dropped_tail_tokens": train.n_dropped_tokens,
-        "separators": train.mode,
+        "separators": separators,
         "padding_fraction": 0.0,  # packed blocks are full by construction
         "held_out_blocks": corpus.held_out.n_blocks,
-        "cache": str(train.cache_path) if train.cache_path else None,
-        "from_cache": train.from_cache,
+        "streamed": streamed,
+        "cache": cache,
+        "from_cache": from_cache,
     }

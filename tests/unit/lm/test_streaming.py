@@ -9,7 +9,15 @@ from transformers import AutoTokenizer
 
 from plmkit.errors import DataError
 from plmkit.lm.packing import pack_corpus
-from plmkit.lm.streaming import as_iterable, pack_files
+from plmkit.lm.streaming import (
+    DocumentTexts,
+    as_iterable,
+    has_paragraphs,
+    open_blocks,
+    pack_files,
+    read_documents,
+)
+from plmkit.lm.tokenizer_training import train_tokenizer
 
 LINES = [
     "the cat sat on the mat .",
@@ -40,6 +48,59 @@ def test_blocks_match_the_in_memory_packer(tiny_bert_dir, corpus, tmp_path):
     assert torch.equal(ids, expected.input_ids)
     special = torch.stack([row["special_tokens_mask"] for row in blocks.dataset]).bool()
     assert torch.equal(special, expected.special_tokens_mask)
+    assert (blocks.n_tokens, blocks.n_dropped_tokens) == (
+        expected.n_tokens,
+        expected.n_dropped_tokens,
+    )
+    item = blocks.to_dataset("mlm")[1]  # what the Trainer gets: PackedDataset's dict
+    reference = expected.to_dataset("mlm")[1]
+    assert set(item) == set(reference)
+    for key, value in reference.items():
+        assert item[key].dtype == value.dtype and torch.equal(item[key], value)
+    assert torch.equal(blocks.to_dataset("clm")[1]["labels"], expected.input_ids[1])
+
+
+def test_other_ranks_open_the_same_blocks_read_only(tiny_bert_dir, corpus, tmp_path):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_bert_dir)
+    blocks = pack_files(
+        [str(corpus / "*.txt")], tokenizer, 16, cache_dir=tmp_path / "cache", num_proc=2
+    )
+    assert len(blocks.files) == 2  # one Arrow file per tokenizing process
+    opened = open_blocks(blocks.files)
+    assert len(opened) == blocks.n_blocks
+    pairs = zip(opened, blocks.dataset, strict=True)
+    assert all(torch.equal(a["input_ids"], b["input_ids"]) for a, b in pairs)
+
+
+def test_documents_are_lines_or_paragraphs_as_read_txt_reads_them(tmp_path):
+    from plmkit.data.readers import read_txt
+
+    lines = tmp_path / "lines.txt"
+    lines.write_text("\ufeffone  line\ntwo\tlines \n\n  \n")  # blank lines at the end only
+    paragraphs = tmp_path / "paragraphs.txt"
+    paragraphs.write_text("a first\nparagraph\n \nthe second\r\n\r\n\n\nthird\n")
+    assert not has_paragraphs(lines) and has_paragraphs(paragraphs)
+    for path in (lines, paragraphs):
+        docs = read_documents([str(path)], cache_dir=tmp_path / "cache", documents="auto")
+        assert docs["text"] == read_txt(path, "auto")
+    both = read_documents([str(tmp_path / "*.txt")], cache_dir=tmp_path / "cache", documents="auto")
+    assert both["text"] == read_txt(lines, "auto") + read_txt(paragraphs, "auto")
+    split_lines = read_documents([str(paragraphs)], cache_dir=tmp_path / "c2", documents="lines")
+    assert split_lines["text"] == read_txt(paragraphs, "lines")
+
+
+def test_not_utf8_is_a_data_error(tmp_path):
+    (tmp_path / "latin.txt").write_bytes("caf\xe9 au lait\n".encode("latin-1"))
+    with pytest.raises(DataError, match="not UTF-8"):
+        read_documents([str(tmp_path / "latin.txt")], cache_dir=tmp_path / "cache")
+
+
+def test_a_tokenizer_trains_on_documents_without_listing_them(corpus, tmp_path):
+    docs = read_documents([str(corpus / "*.txt")], cache_dir=tmp_path / "cache")
+    texts = DocumentTexts(docs)
+    assert len(texts) == 90 and texts[0] == LINES[0] and texts[:2] == [LINES[0], LINES[1]]
+    tokenizer = train_tokenizer(texts, "wordpiece", vocab_size=120, min_frequency=1)
+    assert "king" in tokenizer.get_vocab()
 
 
 def test_batches_of_lines_each_drop_their_tail(tiny_bert_dir, corpus, tmp_path):
