@@ -8,6 +8,7 @@ without network access (unless HF_HUB_OFFLINE=0).
     locate.py     model name -> directory (embedded, hub cache, local), config, kind
     gguf.py       GGUF -> fp32 safetensors (the embedded decoder), GGUF re-quantisation
     tokenizer.py  the tokenizer, by its named class (no torch import)
+    saved_tokenizer.py  that tokenizer, saved: encode / generate without transformers
     models.py     the loaders: one per purpose, with the head it needs
     exports.py    ONNX / CTranslate2 / re-quantised GGUF copies, made once and cached
     cache.py      models kept per process (`cached`, `clear`), and the bounded cache
@@ -41,6 +42,7 @@ from plmkit.loading.models import (
     load_for_mlm_training,
     load_masked_lm,
 )
+from plmkit.loading.saved_tokenizer import SavedTokenizer, load_inference_tokenizer
 from plmkit.loading.tokenizer import load_tokenizer, tokenizer_class
 
 __all__ = [
@@ -48,6 +50,7 @@ __all__ = [
     "KEPT_MODELS",
     "SMOLLM2_GGUF",
     "BoundedCache",
+    "SavedTokenizer",
     "cached",
     "clear",
     "config_values",
@@ -65,6 +68,7 @@ __all__ = [
     "load_for_clm_training",
     "load_for_finetune",
     "load_for_mlm_training",
+    "load_inference_tokenizer",
     "load_masked_lm",
     "load_tokenizer",
     "model_dir",

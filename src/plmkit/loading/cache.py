@@ -17,6 +17,7 @@ from plmkit.loading.models import (
     load_for_attention,
     load_masked_lm,
 )
+from plmkit.loading.saved_tokenizer import load_inference_tokenizer
 from plmkit.loading.tokenizer import load_tokenizer
 from plmkit.paths import weights_stamp
 from plmkit.registry import resolve
@@ -69,6 +70,7 @@ class BoundedCache(Generic[V]):
 
 _LOADERS = {
     "tokenizer": load_tokenizer,
+    "inference_tokenizer": load_inference_tokenizer,
     "encoder": load_encoder,
     "masked_lm": load_masked_lm,
     "causal_lm": load_causal_lm,
@@ -79,8 +81,9 @@ _MODELS: BoundedCache[Any] = BoundedCache()
 
 
 def cached(what: str, name: str, dtype: torch.dtype | None = None) -> Any:
-    """Load once per process: `what` is tokenizer, encoder, masked_lm, causal_lm, classifier
-    or attention (`load_for_attention`: eager attention, fp32 whatever `dtype` says).
+    """Load once per process: `what` is tokenizer, inference_tokenizer (`saved_tokenizer`:
+    no transformers import once saved), encoder, masked_lm, causal_lm, classifier or
+    attention (`load_for_attention`: eager attention, fp32 whatever `dtype` says).
 
     The key includes the weights' modification time, so a directory rewritten by a
     training run is loaded afresh.
@@ -90,7 +93,9 @@ def cached(what: str, name: str, dtype: torch.dtype | None = None) -> Any:
     loader = _LOADERS[what]
 
     def load() -> Any:
-        return loader(spec) if what in ("tokenizer", "attention") else loader(spec, dtype)
+        if what in ("tokenizer", "inference_tokenizer", "attention"):
+            return loader(spec)
+        return loader(spec, dtype)
 
     return _MODELS.get_or_make((what, spec.name, str(dtype), stamp), load)
 

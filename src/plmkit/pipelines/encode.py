@@ -70,7 +70,7 @@ def encode(
             f"unknown pooling '{pooling}'", f"use one of: {', '.join(POOLINGS)}"
         )
     require_kind(model, "encoder", "encode")  # before auto measures encoder backends
-    tokenizer = loading.cached("tokenizer", model)
+    tokenizer = loading.cached("inference_tokenizer", model)  # no transformers once saved
     encoder = backends.load_encoder_backend(model, "embed", backend)
     ckpt_pooling, ckpt_normalize = default_pooling(loading.model_dir(model))
     pooling = pooling or ckpt_pooling

@@ -240,11 +240,13 @@ def generate(
             "use --no-stream with --strategy beam, or greedy/sample",
         )
     require_kind(model, "decoder", "generate")  # before auto measures decoder backends
-    tokenizer = loading.cached("tokenizer", model)
+    tokenizer = loading.cached("inference_tokenizer", model)  # no transformers once saved
     ids, kwargs = preprocess(prompt, tokenizer, config)
     declared = model_context(model)
     fit_context(len(ids), 1, declared, model)  # a prompt too long: said before auto measures
     engine = _engine(model, backend, config)
+    if "stop_strings" in kwargs and getattr(engine, "model", None) is not None:
+        kwargs["tokenizer"] = loading.cached("tokenizer", model)  # HF generate reads its vocab
     shorter = (engine.context_size or 0) < (declared or 0)  # llama.cpp opens 2,048 of 8,192
     kwargs["max_new_tokens"], note = fit_context(
         len(ids),
