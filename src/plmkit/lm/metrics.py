@@ -57,8 +57,10 @@ def masked_logits(model: Any, batch: dict[str, torch.Tensor]) -> tuple[torch.Ten
     labels = batch["labels"]  # (B, T)
     picked = labels != IGNORE_INDEX  # (B, T)
     inputs = {k: v for k, v in batch.items() if k not in ("labels", "special_tokens_mask")}
-    head = _sparse_head(model)
-    if head is None:  # unknown layout: full logits, then keep the picked rows
+    # under DDP (torchrun) the forward must go through the wrapper, which syncs gradients: no
+    # reaching into its module for the head, full logits then
+    head = None if hasattr(model, "module") else _sparse_head(model)
+    if head is None:  # unknown layout or wrapped: full logits, then keep the picked rows
         return model(**inputs).logits[picked], labels[picked]
     hidden = model.base_model(**inputs)[0]  # (B, T, H)
     return head(hidden[picked]), labels[picked]  # (P, V), (P,)

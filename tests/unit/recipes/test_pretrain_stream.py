@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
@@ -160,3 +164,41 @@ def test_packed_files_feed_the_trainer_the_dicts_packed_corpora_do(
     assert item["input_ids"].dtype == torch.long and item["input_ids"].shape == (16,)
     assert item["special_tokens_mask"].dtype == torch.bool
     assert set(corpus.train.to_dataset("clm")[0]) == {"input_ids", "attention_mask", "labels"}
+
+
+@pytest.mark.slow
+def test_two_ranks_stream_one_corpus_and_only_rank_0_writes(tiny_bert_dir, corpus_file, tmp_path):
+    """torchrun, 2 processes (gloo): rank 0 splits and packs into the Arrow cache, rank 1 opens
+    its files; both train on different blocks and end with the same weights; every file-system
+    change under the run's directory and the Arrow caches is rank 0's."""
+    worker = Path(__file__).parents[1] / "training" / "ddp_worker.py"
+    root, trace = tmp_path / "root", tmp_path / "trace"
+    trace.mkdir()
+    env = dict(os.environ)
+    env.update(
+        HF_HUB_OFFLINE="1",
+        OMP_NUM_THREADS="1",
+        PLMKIT_CACHE=str(root / "plmkit-cache"),
+        HF_DATASETS_CACHE=str(root / "hf-datasets"),
+        PLMKIT_TEST_TRACE=str(trace),
+        PLMKIT_TEST_WATCH=str(root),
+    )
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    command += ["--nproc_per_node", "2", str(worker), "pretrain", "mlm", "--stream"]
+    command += ["--data", str(corpus_file), "--out", str(root / "out")]
+    command += ["--model", str(tiny_bert_dir), "--block-size", "32", "--batch-size", "8"]
+    command += ["--max-steps", "2", "--eval-blocks", "4", "--pseudo-perplexity-texts", "0"]
+    done = subprocess.run(
+        [*command, "--fp32"], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    first, second = (json.loads((trace / f"rank{r}.json").read_text()) for r in (0, 1))
+    # rank 1 may only touch plmkit's own cache root (mkdir of what exists; the CPU probe's
+    # cpu.json, written by whichever rank measures it): nothing of the run, no Arrow file
+    ours = ("/out", "/hf-datasets", "/corpora/arrow")
+    assert [w for w in second["writes"] if any(part in w[1] for part in ours)] == []
+    assert any("/corpora/arrow/" in path for _, path in first["writes"])
+    assert not set(first["samples"]) & set(second["samples"])  # each rank its own blocks
+    assert first["weights"] == second["weights"]
+    saved = json.loads((root / "out" / "plmkit.json").read_text())
+    assert saved["corpus"]["streamed"] and saved["training"]["distributed"]["world_size"] == 2
