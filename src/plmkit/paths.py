@@ -95,7 +95,11 @@ def write_json_atomic(path: str | Path, data: Any) -> Path:
 
 
 def remember(path: str | Path, key: str, value: Any) -> None:
-    """Set one entry of a JSON key -> value cache file (the measurement caches)."""
+    """Set one entry of a JSON key -> value cache file (the measurement caches). Under
+    torchrun only rank 0 writes (the other ranks keep what they measured in memory), as for
+    every other file a multi-process run makes."""
+    if os.environ.get("RANK", "0") not in ("", "0"):
+        return
     data = read_json(path)
     data[key] = value
     write_json_atomic(path, data)

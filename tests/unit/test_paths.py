@@ -71,3 +71,16 @@ def test_weights_stamp_changes_when_weights_are_rewritten(tmp_path):
     first = paths.weights_stamp(tmp_path)
     os.utime(weights, ns=(2_000_000_000, 2_000_000_000))
     assert first == 1_000_000_000 and paths.weights_stamp(tmp_path) == 2_000_000_000
+
+
+@pytest.mark.parametrize("rank, written", [(None, True), ("0", True), ("1", False)])
+def test_remember_writes_on_rank_0_only(monkeypatch, tmp_path, rank, written):
+    """Under torchrun the other ranks write nothing, measurement caches (cpu.json) included."""
+    if rank is None:
+        monkeypatch.delenv("RANK", raising=False)
+    else:
+        monkeypatch.setenv("RANK", rank)
+    paths.remember(tmp_path / "cache.json", "key", 1)
+    assert (tmp_path / "cache.json").exists() is written
+    if written:
+        assert paths.read_json(tmp_path / "cache.json") == {"key": 1}
