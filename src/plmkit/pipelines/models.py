@@ -99,3 +99,14 @@ def warm_up(info: ModelInfo, backend: str = "auto") -> None:
         from plmkit.pipelines.generate import generate
 
         generate(WARM_UP_TEXT, info.name, GenerateConfig(max_new_tokens=1), backend=backend)
+
+
+def engine_name(info: ModelInfo, backend: str = "auto") -> str:
+    """The engine `info`'s pipeline runs on for `backend` (what `auto` chose, read from its
+    cache once `warm_up` has run: nothing is measured or loaded again)."""
+    from plmkit import backends
+
+    if info.kind == "generator":
+        return backends.choose(info.name, "decoder", backend=backend)
+    task = "classify" if info.kind == "classifier" else "embed"
+    return backends.choose(info.name, "encoder", task, backend)

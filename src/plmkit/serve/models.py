@@ -12,10 +12,10 @@ loading.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from plmkit.errors import InvalidInputError, PlmError
-from plmkit.pipelines.models import ModelInfo, ServedKind, describe_model, warm_up
+from plmkit.pipelines.models import ModelInfo, ServedKind, describe_model, engine_name, warm_up
 from plmkit.serve.errors import ApiError, from_plm
 
 log = logging.getLogger("plmkit.serve")
@@ -29,6 +29,8 @@ class ServedModels:
     state: str = "loading"
     """loading, ready or failed."""
     failure: ApiError | None = None
+    engines: dict[str, str] = field(default_factory=dict)
+    """Each loaded model's engine (`auto`'s choice), by id."""
 
     def load(self, backend: str) -> None:
         """Warm every model up (in the caller's thread); the state says how it went."""
@@ -36,6 +38,7 @@ class ServedModels:
             for info in self.infos.values():
                 log.info("loading %s %s on %s", info.kind, info.name, backend)
                 warm_up(info, backend)
+                self.engines[info.name] = engine_name(info, backend)
         except PlmError as error:
             self.failure, self.state = from_plm(error), "failed"
         except Exception as error:  # noqa: BLE001 - any engine failure: report, keep answering
@@ -107,6 +110,8 @@ class ServedModels:
                 entry["labels"] = list(info.labels)
             if info.input_limit is not None:
                 entry["max_input_tokens"] = info.input_limit
+            if info.name in self.engines:
+                entry["backend"] = self.engines[info.name]
             data.append(entry)
         return {"object": "list", "data": data}
 

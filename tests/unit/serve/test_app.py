@@ -64,6 +64,7 @@ def test_models_lists_only_what_is_served(client, models, tiny_classifier_dir):
     labels = {m["id"]: m.get("labels") for m in listed}
     assert labels[str(tiny_classifier_dir)] == ["negative", "positive"]
     assert all(m["max_input_tokens"] == 128 for m in listed)
+    assert {m["backend"] for m in listed} == {"torch-fp32"}  # the engine each model runs on
 
 
 @pytest.mark.parametrize(

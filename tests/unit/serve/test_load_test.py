@@ -13,6 +13,7 @@ from plmkit.serve.load_test import (
     percentiles,
     quick_options,
     run_load_test,
+    same,
 )
 
 
@@ -28,6 +29,8 @@ def test_a_quick_load_test_on_tiny_models(tiny_bert_dir, tiny_llama_dir, tiny_cl
     )
     report = run_load_test(options)
     assert report["ok"], report
+    assert set(report["engines"].values()) == {"torch-fp32"}
+    assert report["steady"]["differ_by_route"] == {}
     sent = int(options.rate * options.seconds)
     assert report["steady"]["requests"] == sent == sum(report["steady"]["statuses"].values())
     assert sum(report["burst"]["statuses"].values()) == 4 * options.max_concurrency
@@ -38,6 +41,21 @@ def test_a_quick_load_test_on_tiny_models(tiny_bert_dir, tiny_llama_dir, tiny_cl
     assert len(report["loadavg_before"]) == 3 and report["machine"]["cpu"]
     assert report["targets"]["chat_ratio"]["got"] == {"torch-fp32": chat["ratio"]}
     assert "embeddings:" in format_load_report(report)
+
+
+def _embedding(vector):
+    return {"data": [{"embedding": vector}]}
+
+
+def test_an_embedding_equals_alone_within_its_engines_stated_tolerance():
+    alone = _embedding([1.0, 0.0, 0.0])
+    nudged = _embedding([1.0, 0.05, 0.0])  # cosine 0.9988
+    turned = _embedding([1.0, 0.2, 0.0])  # cosine 0.981
+    assert same("/v1/embeddings", alone, alone, "onnx-fp32")
+    assert not same("/v1/embeddings", nudged, alone, "onnx-fp32")  # fp32: within 1e-4 only
+    assert same("/v1/embeddings", nudged, alone, "onnx-int8-partial")
+    assert not same("/v1/embeddings", turned, alone, "onnx-int8")
+    assert not same("/v1/embeddings", _embedding([1.0, 0.0]), alone, "onnx-int8")
 
 
 def test_percentiles():
