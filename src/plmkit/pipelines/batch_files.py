@@ -243,17 +243,24 @@ def merge_parts(parts: Path, out: Path, keep_parts: bool = False) -> Path:
 
 
 def _merge_npy(paths: list[Path], target: Path, rows: int) -> None:
-    first = np.load(paths[0], mmap_mode="r") if paths else np.zeros((0, 0), np.float32)
-    merged = np.lib.format.open_memmap(
-        target, mode="w+", dtype=np.float32, shape=(rows, first.shape[1])
-    )
-    start = 0
-    for path in paths:
-        part = np.load(path, mmap_mode="r")  # (rows_c, H)
-        merged[start : start + len(part)] = part
-        start += len(part)
-    merged.flush()
-    del merged
+    """The chunks' rows, in order, as one .npy written by plain appends: one chunk in memory
+    at a time (a memory-mapped target keeps every written page resident until the map closes,
+    so the merge's RSS grew with the output: 461 -> 569 MiB from 100k to 1M lines)."""
+    width = np.load(paths[0], mmap_mode="r").shape[1] if paths else 0
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
+              "fortran_order": False, "shape": (rows, width)}  # fmt: skip
+    written = 0
+    with target.open("wb") as handle:
+        np.lib.format.write_array_header_2_0(handle, header)
+        for path in paths:
+            part = np.ascontiguousarray(np.load(path), dtype=np.float32)  # (rows_c, H)
+            handle.write(part.tobytes())
+            written += len(part)
+    if written != rows:
+        raise DataError(
+            f"the chunks hold {written} rows, the manifest says {rows}",
+            "delete the .parts directory and run again",
+        )
 
 
 def _merge_lines(paths: list[Path], target: Path, fmt: str) -> None:
