@@ -78,6 +78,31 @@ def test_auto_rejects_a_backend_that_disagrees(monkeypatch, tiny_bert_dir):
     assert choice_name != "torch-int8"
 
 
+def test_auto_rejects_an_engine_that_drifts_only_in_mixed_length_batches(
+    monkeypatch, tiny_bert_dir
+):
+    """Exact in length-sorted batches, off when a short text shares a batch with a long one
+    (as dynamic int8 is): one text below the bound is enough to reject it."""
+    from plmkit.backends.torch_backend import TorchEncoder
+
+    class BatchDependent(TorchEncoder):
+        def forward(self, input_ids, attention_mask):
+            out = super().forward(input_ids, attention_mask)
+            lengths = attention_mask.sum(1)
+            if lengths.max() > 3 * lengths.min():  # a mixed batch: disturb its shortest text
+                noise = np.random.default_rng(0).normal(size=out.shape[1:]).astype(np.float32)
+                shortest = int(lengths.argmin())
+                out[shortest] = out[shortest] + noise * np.abs(out[shortest]).mean()
+            return out
+
+    _stand_in_for_int8(monkeypatch, BatchDependent)
+    choice_name = backends.choose(str(tiny_bert_dir), "encoder", "embed", "auto")
+    (entry,) = select._read_cache().values()
+    assert entry["measured"]["torch-int8"]["ok"] is False
+    assert entry["measured"]["torch-int8"]["quality"] < select.EMBED_MIN_COSINE
+    assert choice_name != "torch-int8"
+
+
 def test_auto_classify_holds_accuracy_on_labelled_rows(monkeypatch, tiny_classifier_dir):
     """With calibration.jsonl, a backend that flips labels is judged by accuracy change."""
     from plmkit.backends.calibration import labelled_rows
