@@ -54,8 +54,39 @@ def loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
+def _tree(pid: int) -> list[int]:
+    """`pid` and its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        found.append(todo.pop())
+        todo += children.get(found[-1], [])
+    return found
+
+
+def _anon_mib(pid: int) -> float:
+    """Anonymous resident memory (RssAnon) of `pid` and its descendants, summed."""
+    total = 0
+    for member in _tree(pid):
+        try:
+            for line in Path(f"/proc/{member}/status").read_text().splitlines():
+                if line.startswith("RssAnon:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total / 1024
+
+
 def run(command: list[str], env: dict | None = None, *, check: bool = True) -> dict:
-    """Run `command`; its wall time, peak RSS (MiB), exit code and load before / after."""
+    """Run `command`; its wall time, peak RSS (MiB: ru_maxrss, which counts the file pages it
+    maps, e.g. Arrow files, and the largest single process), peak anonymous memory of its whole
+    process tree (sampled every 0.2 s: what it keeps in memory), exit code and load."""
     before = loadavg()
     started = time.perf_counter()
     with tempfile.TemporaryFile() as stderr:
@@ -65,8 +96,18 @@ def run(command: list[str], env: dict | None = None, *, check: bool = True) -> d
             stdout=subprocess.DEVNULL,
             stderr=stderr,
         )
+        peak_anon = [0.0]
+
+        def sample() -> None:
+            while process.returncode is None:
+                peak_anon[0] = max(peak_anon[0], _anon_mib(process.pid))
+                time.sleep(0.2)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
         _, status, usage = os.wait4(process.pid, 0)
         process.returncode = os.waitstatus_to_exitcode(status)
+        sampler.join()
         stderr.seek(0)
         tail = stderr.read()[-3000:].decode(errors="replace")
     if process.returncode and check:
@@ -74,6 +115,7 @@ def run(command: list[str], env: dict | None = None, *, check: bool = True) -> d
     found = {
         "wall_seconds": round(time.perf_counter() - started, 2),
         "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
+        "peak_anon_mib_sampled": round(peak_anon[0], 1),
         "loadavg_before": before,
         "loadavg_after": loadavg(),
     }
