@@ -17,6 +17,22 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # Tiny models' backend choices and conversions must not land in the user's ~/.cache/plmkit.
 os.environ.setdefault("PLMKIT_CACHE", tempfile.mkdtemp(prefix="plmkit-test-cache-"))
 
+ARTIFACTS = Path(os.environ.get("PLMKIT_ARTIFACTS", Path(__file__).parent / "artifacts"))
+"""Where browser tests save their screenshots (git-ignored)."""
+
+
+def require_chromium():
+    """(Chromium's path, playwright.sync_api) for a browser test module, which is one
+    skipped line without them (`make browser` installs Debian's chromium)."""
+    chromium = Path(os.environ.get("PLMKIT_CHROMIUM", "/usr/bin/chromium"))
+    if not chromium.exists():
+        pytest.skip(
+            f"no browser at {chromium}: `make browser` installs Debian's chromium",
+            allow_module_level=True,
+        )
+    return chromium, pytest.importorskip("playwright.sync_api", reason="playwright not installed")
+
+
 WORDS = (
     "the a an cat dog sat on mat movie film was is good bad great awful funny boring "
     "tedious gorgeous moving mess story plot actor acting love hate it this that and "

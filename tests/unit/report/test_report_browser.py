@@ -6,20 +6,9 @@ The time it takes to open is measured by bench/report_open.py, not asserted here
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+from conftest import ARTIFACTS, require_chromium
 
-import pytest
-
-CHROMIUM = Path(os.environ.get("PLMKIT_CHROMIUM", "/usr/bin/chromium"))
-if not CHROMIUM.exists():
-    pytest.skip(
-        f"no browser at {CHROMIUM}: `make browser` installs Debian's chromium",
-        allow_module_level=True,
-    )
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
-
-ARTIFACTS = Path(os.environ.get("PLMKIT_ARTIFACTS", Path(__file__).parents[2] / "artifacts"))
+CHROMIUM, sync_api = require_chromium()
 
 IMAGES = """() => Array.from(document.images).map(
     (img) => ({complete: img.complete, width: img.naturalWidth, height: img.naturalHeight}))"""

@@ -9,22 +9,13 @@ browser on the machine the module is one skipped line.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
+from conftest import ARTIFACTS, require_chromium
 
-CHROMIUM = Path(os.environ.get("PLMKIT_CHROMIUM", "/usr/bin/chromium"))
-if not CHROMIUM.exists():
-    pytest.skip(
-        f"no browser at {CHROMIUM}: `make browser` installs Debian's chromium",
-        allow_module_level=True,
-    )
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
+CHROMIUM, sync_api = require_chromium()
 sync_api.expect.set_options(timeout=60_000)  # waits for answers on a busy machine, not a speed test
 
 KEY = "play-key"
-ARTIFACTS = Path(os.environ.get("PLMKIT_ARTIFACTS", Path(__file__).parents[2] / "artifacts"))
 SENTENCE = "a gorgeous moving film"
 
 
