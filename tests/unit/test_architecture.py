@@ -46,3 +46,15 @@ def test_a_lower_layer_importing_a_higher_one_fails(tmp_path):
     assert result.returncode != 0
     assert "plmkit layers BROKEN" in result.stdout
     assert "plmkit.errors -> plmkit.cli" in result.stdout
+
+
+MAX_MODULE_LINES = 400
+
+
+def test_no_module_is_over_400_lines():
+    """A module fits in a head (issue #10): split one that grows past the limit."""
+    sizes = {
+        str(path.relative_to(ROOT)): len(path.read_text(encoding="utf-8").splitlines())
+        for path in (ROOT / "src" / "plmkit").rglob("*.py")
+    }
+    assert sizes and not {p: n for p, n in sizes.items() if n > MAX_MODULE_LINES}
