@@ -37,10 +37,11 @@ from plmkit.backends.base import config_context
 from plmkit.config import GenerateConfig
 from plmkit.errors import InvalidInputError, WrongModelKindError
 from plmkit.pipelines.checks import require_kind
+from plmkit.pipelines.text_stream import TextStreamer, between_pieces, cut_at_stop
 from plmkit.validation import require_messages, require_texts
 
 if TYPE_CHECKING:
-    import torch
+    pass
 
 DEFAULT_NEW_TOKENS = 64
 log = logging.getLogger("plmkit")
@@ -125,57 +126,6 @@ def _generation_kwargs(config: GenerateConfig, prompt_tokens: int) -> dict:
     return kwargs
 
 
-class _CallbackStreamer:
-    """A transformers streamer that decodes new tokens and hands finished text to `on_text`.
-
-    Text is emitted only up to the last space or newline, so multi-token words and
-    multi-byte characters arrive whole; what is held back is flushed at the end.
-    """
-
-    def __init__(self, tokenizer, on_text: Callable[[str], None], stops: list[str]) -> None:
-        self.tokenizer, self.on_text, self.stops = tokenizer, on_text, stops
-        self.hold = max((len(s) for s in stops), default=1) - 1  # a stop may be half-made
-        self.prompt_pending = True  # HF generate's first put() carries the prompt
-        self.ids: list[int] = []
-        self.emitted = 0
-        self.stopped = False
-        self.first_token_at: float | None = None
-
-    def put(self, value: torch.Tensor) -> None:
-        """transformers' streamer call: the prompt first, then each new token."""
-        if self.prompt_pending:
-            self.prompt_pending = False
-            return
-        self.add(value.flatten().tolist())
-
-    def add(self, ids: list[int]) -> None:
-        """New token ids (engines without HF generate call this directly)."""
-        if self.first_token_at is None:
-            self.first_token_at = time.perf_counter()
-        if self.stopped:
-            return
-        self.ids.extend(ids)
-        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
-        text, self.stopped = _cut_at_stop(text, self.stops)
-        cut = len(text) if self.stopped else max(text.rfind(" "), text.rfind("\n"))
-        cut = cut if self.stopped else min(cut, len(text) - self.hold)
-        if cut > self.emitted and not text[:cut].endswith("\ufffd"):
-            piece, self.emitted = text[self.emitted : cut], cut  # counted even if Ctrl-C
-            self.on_text(piece)  # lands in the callback: end() must not send it twice
-
-    def end(self) -> None:
-        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
-        text, _ = _cut_at_stop(text, self.stops)
-        piece, self.emitted = text[self.emitted :], len(text)
-        if piece:
-            self.on_text(piece)
-
-
-def _cut_at_stop(text: str, stops: list[str]) -> tuple[str, bool]:
-    hits = [text.find(s) for s in stops if s in text]
-    return (text[: min(hits)], True) if hits else (text, False)
-
-
 def _engine(model: str, backend: str, config: GenerateConfig) -> backends.CausalLMBackend:
     """The decoder backend; beam search needs HF generate, so it runs on torch."""
     if config.strategy != "beam":
@@ -207,7 +157,7 @@ def _stream(
     prompt_ids: list[int],
     max_new_tokens: int,
     config: GenerateConfig,
-    streamer: _CallbackStreamer,
+    streamer: TextStreamer,
 ) -> list[int]:
     """New ids from a non-torch engine, fed to `streamer`; stops at a stop string."""
     new_ids: list[int] = []
@@ -257,10 +207,12 @@ def generate(
     )
     if note:
         log.warning(note)
-    streamer = _CallbackStreamer(tokenizer, on_text or (lambda _: None), config.stop)
+    streamer = TextStreamer(tokenizer, on_text or (lambda _: None), config.stop)
     start = time.perf_counter()
     try:
-        new_ids, interrupted = _forward(engine, ids, kwargs, config, streamer), False
+        with between_pieces(streamer):
+            new_ids = _forward(engine, ids, kwargs, config, streamer)
+        interrupted = streamer.interrupt_pending  # during the last piece: it was shown
     except KeyboardInterrupt:  # Ctrl-C: keep what the streamer has seen
         new_ids, interrupted = list(streamer.ids), True
     seconds = time.perf_counter() - start
@@ -335,7 +287,7 @@ def _forward(
     prompt_ids: list[int],
     kwargs: dict,
     config: GenerateConfig,
-    streamer: _CallbackStreamer,
+    streamer: TextStreamer,
 ) -> list[int]:
     """The new token ids (prompt excluded)."""
     lm = getattr(engine, "model", None)  # torch backends run HF generate (beam, stop strings)
@@ -361,6 +313,6 @@ def postprocess(
 ) -> tuple[str, str]:
     """(completion cut at a stop string, finish reason: 'stop' or 'length')."""
     completion = tokenizer.decode(new_ids, skip_special_tokens=True)
-    completion, stopped = _cut_at_stop(completion, stops)
+    completion, stopped = cut_at_stop(completion, stops)
     stopped = stopped or bool(new_ids and new_ids[-1] in eos_token_ids)
     return completion, "stop" if stopped else "length"

@@ -27,7 +27,6 @@ from plmkit.config import GenerateConfig
 from plmkit.pipelines.checks import require_kind
 from plmkit.pipelines.generate import (
     GenerateResult,
-    _CallbackStreamer,
     _engine,
     _sampling,
     fit_context,
@@ -35,6 +34,7 @@ from plmkit.pipelines.generate import (
     postprocess,
     preprocess,
 )
+from plmkit.pipelines.text_stream import TextStreamer
 from plmkit.validation import require_messages, require_texts
 
 
@@ -70,7 +70,7 @@ class _Row:
     ids: list[int]
     limit: int
     note: str | None
-    streamer: _CallbackStreamer
+    streamer: TextStreamer
     new_ids: list[int]
     start: float = 0.0
     last_at: float | None = None
@@ -104,7 +104,7 @@ def generate_batch(
         except Exception as error:  # noqa: BLE001 - this request's failure, not the batch's
             outcomes[index] = error
             continue
-        streamer = _CallbackStreamer(tokenizer, request.on_text or (lambda _: None), config.stop)
+        streamer = TextStreamer(tokenizer, request.on_text or (lambda _: None), config.stop)
         rows[index] = _Row(prompt, config, ids, limit, note, streamer, [])
     if rows:
         _forward(engine, rows)

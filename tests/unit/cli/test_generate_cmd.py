@@ -66,6 +66,9 @@ def interrupted(directory, *flags: str, wait_on: str) -> tuple[subprocess.Comple
         stderr=subprocess.PIPE,
         text=True,
         env=os.environ | {"HF_HUB_OFFLINE": "1"},
+        # Ctrl-C as in a terminal, even when this suite runs as a background job that
+        # ignores SIGINT (the child would inherit that, and Python then never raises it)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     watchdog = threading.Timer(180, process.kill)  # a run that never prints must not hang
     watchdog.start()
@@ -76,7 +79,10 @@ def interrupted(directory, *flags: str, wait_on: str) -> tuple[subprocess.Comple
             first = process.stdout.read(len("the cat"))  # the streamed prompt: generating
         time.sleep(1)
         process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=120)
+        # read through the file objects: what readline / read above buffered ahead stays
+        # in them, and communicate() reads the raw pipes past it (it lost a few tokens)
+        out, err = process.stdout.read(), process.stderr.read()
+        process.wait(120)
     finally:
         watchdog.cancel()
         if process.poll() is None:

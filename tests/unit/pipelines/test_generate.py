@@ -3,12 +3,8 @@ import pytest
 from plmkit import backends
 from plmkit.config import GenerateConfig
 from plmkit.errors import InvalidInputError, WrongModelKindError
-from plmkit.pipelines.generate import (
-    GenerationInterrupted,
-    _cut_at_stop,
-    fit_context,
-    generate,
-)
+from plmkit.pipelines.generate import GenerationInterrupted, fit_context, generate
+from plmkit.pipelines.text_stream import cut_at_stop
 
 
 def test_greedy_is_deterministic_and_counts_tokens(tiny_gpt2_dir):
@@ -76,9 +72,9 @@ def test_stop_strings_are_cut(tiny_gpt2_dir):
     assert "".join(pieces) == result.text
 
 
-def test_cut_at_stop_picks_the_earliest():
-    assert _cut_at_stop("ab. cd\n", ["\n", "."]) == ("ab", True)
-    assert _cut_at_stop("abc", ["x"]) == ("abc", False)
+def testcut_at_stop_picks_the_earliest():
+    assert cut_at_stop("ab. cd\n", ["\n", "."]) == ("ab", True)
+    assert cut_at_stop("abc", ["x"]) == ("abc", False)
 
 
 def test_chat_template(tiny_llama_dir):
