@@ -90,6 +90,7 @@ def scenario(options: BenchOptions) -> list[Row]:
                 vs="" if engine.baseline or not engines[0].baseline else BASELINE,
                 limit=encoder_limit(options, name, config, mean_tokens),
                 note="auto picks this" if name == auto else "",
+                rounds=engine.rounds_run,
                 **request_latency(engine, probe),
             )
         )

@@ -176,6 +176,7 @@ def scenario(options: BenchOptions) -> list[Row]:
                 vs="" if engine.baseline else hf.name,
                 limit=decoder_limit(options, name, options.decoder, parameters),
                 note="auto picks this" if name == auto else "",
+                rounds=engine.rounds_run,
                 **_timing(engine),
             )
         )
@@ -225,6 +226,7 @@ def _concurrent(
                 ratio=total / engine.best_seconds / singles[reference],
                 vs=f"plmkit generate --backend {reference} (batch 1)",
                 note="auto picks this for batches" if name == auto_batch else "",
+                rounds=engine.rounds_run,
             )
         )
     return rows

@@ -21,6 +21,11 @@ SLOW_PROBE_RATIO = 0.5
 PROBE_TEXTS = 32
 """Texts in an encoder probe (one batch); a decoder probe decodes PROBE_TOKENS."""
 PROBE_TOKENS = 8
+ROUND_BUDGET_S = 20.0
+"""After its first timed round an engine runs another only while its rounds so far took less
+than this: on an AVX2 CPU one round of torch decoding 8 prompts took about 33 s, and its three
+rounds (after a warm-up run of the same length) cost minutes of a `plm bench all` for a figure
+one round gives; a 1 s round is still timed three times."""
 
 
 @dataclass
@@ -38,6 +43,8 @@ class Engine:
     """The model or backend behind `run` (for quality checks after the race)."""
     probe: Callable[[], float] | None = None
     """A short slice of the workload: units/s (see `probe_rate`), for `SlowProbe`."""
+    rounds_run: int = 0
+    timed_seconds: float = 0.0
 
 
 def probe_rate(work: Callable[[], Any], units: float) -> float:
@@ -103,16 +110,22 @@ def enter(
     return engine
 
 
-def race(engines: list[Engine], rounds: int) -> None:
-    """Timed rounds, engines interleaved (start rotating), best round kept for each.
+def race(engines: list[Engine], rounds: int, budget_s: float = ROUND_BUDGET_S) -> None:
+    """Timed rounds, engines interleaved (start rotating), best round kept for each; after
+    the first, an engine whose rounds so far took `budget_s` or more sits the rest out
+    (`rounds_run` says how many it had).
 
     On a shared machine a burst of someone else's work then hits every engine alike.
     """
     for round_ in range(rounds):
         shift = round_ % len(engines)
         for engine in engines[shift:] + engines[:shift]:
+            if engine.rounds_run and engine.timed_seconds >= budget_s:
+                continue
             engine.output, seconds = timed(engine.run)
             engine.best_seconds = min(engine.best_seconds, seconds)
+            engine.timed_seconds += seconds
+            engine.rounds_run += 1
 
 
 def request_latency(engine: Engine, probe: list) -> dict:

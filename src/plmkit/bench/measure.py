@@ -35,6 +35,9 @@ class Row:
     limit: float | None = None
     """The machine's ceiling for this row, in `unit` (from the measured limits)."""
     note: str = ""
+    rounds: int | None = None
+    """Timed rounds, the best of which counts (fewer than asked for a slow engine: see
+    harness.ROUND_BUDGET_S)."""
 
     @property
     def of_limit(self) -> float | None:

@@ -74,3 +74,15 @@ def test_probe_rate_warms_up_then_times_once():
     calls: list[int] = []
     rate = probe_rate(lambda: calls.append(1), 32)
     assert calls == [1, 1] and rate > 0
+
+
+def test_a_slow_engine_sits_out_the_rounds_after_its_budget(monkeypatch):
+    """After its first round, an engine whose rounds took the budget is not timed again."""
+    import plmkit.bench.harness as harness
+
+    seconds = {"fast": 1.0, "slow": 30.0, "middling": 12.0}
+    monkeypatch.setattr(harness, "timed", lambda run: (run(), seconds[run()]))
+    engines = [Engine(name, lambda name=name: name) for name in seconds]
+    race(engines, 3, budget_s=20.0)
+    assert {e.name: e.rounds_run for e in engines} == {"fast": 3, "slow": 1, "middling": 2}
+    assert {e.name: e.best_seconds for e in engines} == seconds
