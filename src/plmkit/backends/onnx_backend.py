@@ -24,6 +24,11 @@ class OnnxEncoder(EncoderBackend):
         options.intra_op_num_threads = cpu_info().threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        # Idle worker threads sleep instead of spinning. Spinning bought nothing measurable in
+        # bulk encoding (558 vs 560 texts/s, MiniLM, Zen 3), and in `plm serve` the spinning
+        # threads took the cores the event loop needed: 16 embedding clients got 182 req/s
+        # with it, 222 without.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
     def forward(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:

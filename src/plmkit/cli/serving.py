@@ -38,6 +38,12 @@ def serve_cmd(
     max_concurrency: Annotated[int, typer.Option(help="requests worked on at once")] = 8,
     max_queue: Annotated[int, typer.Option(help="requests waiting (429 above)")] = 32,
     request_timeout: Annotated[float, typer.Option(help="seconds per request (504)")] = 120.0,
+    batch_window_ms: Annotated[
+        float, typer.Option(help="ms an idle model's embeddings / classify batch waits for more")
+    ] = 0.0,
+    generation_window_ms: Annotated[
+        float, typer.Option(help="ms an idle generator waits for more requests (0: none)")
+    ] = 20.0,
 ) -> None:
     """HTTP API (OpenAI-compatible /v1/embeddings, /v1/completions, /v1/chat/completions,
     plmkit's /v1/classify, /v1/tokenize, /v1/fill-mask), /health, /metrics and a page at /.
@@ -53,5 +59,7 @@ def serve_cmd(
         max_concurrency=max_concurrency,
         max_queue=max_queue,
         request_timeout=request_timeout,
+        batch_window_ms=batch_window_ms,
+        generation_window_ms=generation_window_ms,
     )
     serve(encoder, generator, classifier, preload, host=host, port=port, settings=settings)

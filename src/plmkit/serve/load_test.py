@@ -54,6 +54,8 @@ class LoadOptions:
     seconds: float = 30
     max_concurrency: int = 8
     chat_tokens: int = 32
+    embedding_requests: int = 480
+    """Sent one at a time, then by 16 clients (96 left the 16-client figure to a few batches)."""
 
 
 def loadavg() -> list[float]:
@@ -191,13 +193,13 @@ async def mixed(
             **tally(list(zip(picks, burst, strict=True)), mix, reference, engines),
         }
         progress("embeddings: one at a time, then 16 clients")
-        report["embeddings"] = await embeddings(client, mix)
+        report["embeddings"] = await embeddings(client, mix, options.embedding_requests)
         report["rss_mb_after"] = round(rss_mb(pid), 1)
     return report
 
 
-async def embeddings(client, mix: list[tuple[str, dict]]) -> dict:
-    embed = [mix[i % len(TEXTS)] for i in range(96)]
+async def embeddings(client, mix: list[tuple[str, dict]], requests: int) -> dict:
+    embed = [mix[i % len(TEXTS)] for i in range(requests)]
     latencies_alone: list[float] = []
     start = time.perf_counter()
     for path, body in embed:
@@ -329,7 +331,7 @@ def run_load_test(options: LoadOptions, progress: Callable[[str], None] = lambda
 def quick_options(options: LoadOptions) -> LoadOptions:
     """Small counts for a smoke run (`plm bench serve --quick`): numbers are then only
     indicative."""
-    return replace(options, rate=10, seconds=3, chat_tokens=8)
+    return replace(options, rate=10, seconds=3, chat_tokens=8, embedding_requests=96)
 
 
 def format_load_report(report: dict) -> str:

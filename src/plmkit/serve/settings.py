@@ -34,8 +34,9 @@ class ServeSettings:
     """Requests waiting for a slot; beyond it, 429 with Retry-After."""
     request_timeout: float = 120.0
     """Seconds a request may take; then 504 (a stream ends with a timeout error event)."""
-    batch_window_ms: float = 5.0
-    """How long a batch of embeddings / classify requests waits for more to join it."""
+    batch_window_ms: float = 0.0
+    """How long a batch of embeddings / classify requests waits on an idle model for more to
+    join it (requests that arrive while a batch runs join the next one without it)."""
     batch_max_texts: int = 128
     """Texts in one batched pipeline call."""
     batch_max_tokens: int = 32768

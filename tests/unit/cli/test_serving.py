@@ -81,3 +81,15 @@ def test_pickle_only_weights_stop_it_before_it_binds(tiny_bert_dir, tmp_path):
 def test_bad_limits_are_refused_by_flag(tiny_bert_dir):
     result = CliRunner().invoke(app, ["serve", "--encoder", str(tiny_bert_dir), "--max-batch", "0"])
     assert result.exit_code == 2 and "--max-batch must be > 0" in result.output
+
+
+def test_batching_windows_reach_the_server_settings(monkeypatch):
+    seen = {}
+    monkeypatch.setattr("plmkit.serve.serve", lambda *_, settings, **__: seen.update(s=settings))
+    result = CliRunner().invoke(
+        app, ["serve", "--batch-window-ms", "0", "--generation-window-ms", "7.5"]
+    )
+    assert result.exit_code == 0, result.output
+    assert (seen["s"].batch_window_ms, seen["s"].generation_window_ms) == (0, 7.5)
+    result = CliRunner().invoke(app, ["serve", "--batch-window-ms", "-1"])
+    assert result.exit_code == 2 and "--batch-window-ms must be > 0" in result.output

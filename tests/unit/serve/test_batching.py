@@ -72,3 +72,39 @@ def test_a_batch_is_bounded_by_texts(tiny_bert_dir, serve_with, read_metrics):
         read = read_metrics(client)
     model = str(tiny_bert_dir)
     assert read("plmkit_batch_size_count", model=model) == 4  # 2 + 2 > 3: no merging
+
+
+def test_requests_arriving_while_a_batch_runs_share_the_next_one():
+    """Two batches per model at a time: a lone request starts on the next loop turn (no
+    window), and those that came while both ran go together, at once, when one ends."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from plmkit.serve.batching import MicroBatcher
+    from plmkit.serve.metrics import ServerMetrics
+
+    calls: list[list[str]] = []
+    release = threading.Event()
+
+    def run(_key, texts):
+        calls.append(list(texts))
+        if len(calls) <= 2:
+            release.wait(10)
+        return [t.upper() for t in texts]
+
+    async def scenario():
+        batcher = MicroBatcher(run, ThreadPoolExecutor(4), ServerMetrics(), 0.0, 64, 10_000)
+        first = []
+        for text in "ab":  # a alone, then b beside it
+            first.append(asyncio.ensure_future(batcher.submit("m", [text], 1)))
+            while len(calls) < len(first):
+                await asyncio.sleep(0.001)
+        later = [asyncio.ensure_future(batcher.submit("m", [t], 1)) for t in "cde"]
+        await asyncio.sleep(0.05)
+        assert calls == [["a"], ["b"]]  # the others wait for a running batch to end
+        release.set()
+        return await asyncio.gather(*first), await asyncio.gather(*later)
+
+    first, later = asyncio.run(asyncio.wait_for(scenario(), 10))
+    assert first == [["A"], ["B"]] and later == [["C"], ["D"], ["E"]]
+    assert calls == [["a"], ["b"], ["c", "d", "e"]]

@@ -1,0 +1,48 @@
+"""llama.cpp's batched decode: the tokens prompts share are decoded once, and sharing them
+changes no token (the same greedy tokens as each prompt alone)."""
+
+from __future__ import annotations
+
+import pytest
+
+from plmkit import backends
+from plmkit.backends import Sampling
+from plmkit.backends.llama_batch import shared_prefix
+
+
+@pytest.mark.parametrize(
+    ("prompts", "want"),
+    [
+        ([[1, 2, 3]], 0),  # one prompt: nothing to share
+        ([[1, 2, 3], [4, 2, 3]], 0),
+        ([[1, 2, 3, 4], [1, 2, 5]], 2),
+        ([[1, 2, 3], [1, 2, 3]], 2),  # the same prompt: each keeps its last token
+        ([[1, 2, 3], [1, 2, 3, 4, 5]], 2),  # a prompt inside another one
+        ([[1], [1]], 0),
+    ],
+)
+def test_shared_prefix(prompts, want):
+    assert shared_prefix(prompts) == want
+
+
+def test_shared_tokens_are_decoded_once_and_change_nothing(
+    tiny_llama_gguf_dir, prompt_of, monkeypatch
+):
+    from llama_cpp._internals import LlamaContext
+
+    engine = backends.load_causal_lm_backend(str(tiny_llama_gguf_dir), "llama-cpp")
+    opening = prompt_of(tiny_llama_gguf_dir, "once upon a time there was a film")
+    prompts = [opening, opening, opening + prompt_of(tiny_llama_gguf_dir, "the best")[1:]]
+    alone = [list(engine.stream(p, 6, Sampling())) for p in prompts]
+    decoded: list[int] = []
+    decode = LlamaContext.decode
+
+    def counted(self, batch):
+        decoded.append(batch.batch.n_tokens)
+        return decode(self, batch)
+
+    monkeypatch.setattr(LlamaContext, "decode", counted)
+    assert engine.generate_batch(prompts, 6, Sampling()) == alone
+    shared = len(opening) - 1
+    remainders = 1 + 1 + len(prompts[2]) - shared
+    assert decoded[:2] == [shared, remainders]  # then one token per live row and step
