@@ -150,6 +150,7 @@ def read_documents(
     (see the module docstring). `documents`: lines, paragraphs or auto (decided per file)."""
     from datasets import concatenate_datasets, load_dataset
 
+    num_proc = _processes(num_proc)
     if documents not in ("lines", "paragraphs", "auto"):
         raise InvalidInputError(f"documents={documents!r}", fix="use auto, lines or paragraphs")
     runs: list[tuple[str, list[str]]] = []  # consecutive files read the same way, in order
@@ -204,6 +205,7 @@ def pack_documents(
     import pyarrow.compute as pc
     from datasets import Features, List, Value
 
+    num_proc = _processes(num_proc)
     if block_size < 1:
         raise InvalidInputError(f"block_size must be > 0, got {block_size}", "e.g. 128")
     if separator == "auto":
@@ -213,16 +215,10 @@ def pack_documents(
     eos = [tokenizer.eos_token_id] if separator == "eos" else []
     specials = np.asarray(sorted(tokenizer.all_special_ids), dtype=np.int32)
 
+    encode = _batch_encoder(tokenizer, add_special_tokens=separator == "template")
+
     def tokenize(batch: dict[str, list]) -> dict[str, list]:
-        encoded = tokenizer(
-            batch["text"],
-            add_special_tokens=separator == "template",
-            truncation=False,
-            return_attention_mask=False,
-            return_token_type_ids=False,
-            verbose=False,
-        )["input_ids"]
-        ids = [row + eos for row in encoded]
+        ids = [row + eos for row in encode(batch["text"])]
         return {"input_ids": ids, "length": [len(row) for row in ids]}
 
     def group(batch: Any) -> dict[str, np.ndarray]:  # batch: a pyarrow table
@@ -270,6 +266,41 @@ def pack_documents(
     )
 
 
+def _batch_encoder(tokenizer: Any, add_special_tokens: bool):
+    """texts -> their ids. A fast tokenizer's Rust backend is called directly, a copy with no
+    truncation or padding: the same ids as `tokenizer(texts)` at 1.8x the speed (73k vs 40k
+    lines/s, tiny BERT WordPiece, Zen 3), since transformers' call builds a BatchEncoding
+    around them."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:  # a slow (Python) tokenizer
+
+        def encode(texts: list[str]) -> list[list[int]]:
+            return tokenizer(
+                texts,
+                add_special_tokens=add_special_tokens,
+                truncation=False,
+                return_attention_mask=False,
+                return_token_type_ids=False,
+                verbose=False,
+            )["input_ids"]
+
+        return encode
+    backend = type(backend).from_str(backend.to_str())
+    backend.no_truncation()
+    backend.no_padding()
+
+    def encode(texts: list[str]) -> list[list[int]]:
+        return [e.ids for e in backend.encode_batch(texts, add_special_tokens=add_special_tokens)]
+
+    return encode
+
+
+def _processes(num_proc: int | None) -> int | None:
+    """datasets' num_proc: None (this process) for one, since num_proc=1 still starts a pool
+    of one worker and a manager, two more processes of the whole interpreter."""
+    return num_proc if num_proc and num_proc > 1 else None
+
+
 def pack_files(
     patterns: list[str],
     tokenizer: Any,
@@ -283,6 +314,7 @@ def pack_files(
 ) -> PackedFiles:
     """`read_documents` then `pack_documents`: blocks of `block_size` tokens from every
     document of the files."""
+    num_proc = _processes(num_proc)
     docs = read_documents(patterns, cache_dir=cache_dir, documents=documents, num_proc=num_proc)
     return pack_documents(
         docs,

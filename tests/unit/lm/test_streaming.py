@@ -127,3 +127,26 @@ def test_no_files(tiny_bert_dir, tmp_path):
     tokenizer = AutoTokenizer.from_pretrained(tiny_bert_dir)
     with pytest.raises(DataError, match="no text files match"):
         pack_files([str(tmp_path / "*.txt")], tokenizer, 16, cache_dir=tmp_path / "cache")
+
+
+def test_one_process_packs_in_this_process(tiny_bert_dir, corpus, tmp_path, monkeypatch):
+    """datasets' num_proc=1 starts a pool of one and a manager: two more interpreters."""
+    import os
+
+    def no_fork():
+        raise AssertionError("packing with num_proc=1 forked a process")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_bert_dir)
+    blocks = pack_files([str(corpus / "*.txt")], tokenizer, 16, cache_dir=tmp_path, num_proc=1)
+    assert blocks.n_blocks > 0
+
+
+def test_a_truncating_tokenizer_still_packs_whole_lines(tiny_bert_dir, corpus, tmp_path):
+    """Packing calls the fast tokenizer's backend directly, on a copy without the truncation
+    an earlier call may have left set on it."""
+    tokenizer = AutoTokenizer.from_pretrained(tiny_bert_dir)
+    tokenizer.backend_tokenizer.enable_truncation(max_length=4)
+    blocks = pack_files([str(corpus / "*.txt")], tokenizer, 16, cache_dir=tmp_path)
+    tokenizer.backend_tokenizer.no_truncation()
+    assert blocks.n_tokens == pack_corpus(LINES, tokenizer, 16, use_cache=False).n_tokens
