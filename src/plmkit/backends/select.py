@@ -13,6 +13,8 @@ check it against torch fp32 on the same inputs:
   DECODE_MIN_CHAT_AGREEMENT (chat_agreement.py: perplexity alone passed an engine that
   answers "What is the capital of France?" with "L'Étoile, ..."); then perplexity of
   fp32's own greedy text, candidate / fp32 <= DECODE_MAX_PPL_RATIO.
+An encoder engine that needs torch wins only when it is STARTUP_MARGIN faster than the
+fastest passing engine that does not: it pays for a torch import at every process start.
 The winner is cached in `cache_dir()/backends.json`, keyed by model (and its weights'
 mtime), task, CPU, thread count and the versions of every engine, so later runs load only
 the winner. Candidates that are not installed or fail to load are skipped with a note.
@@ -58,9 +60,14 @@ LABELLED_MIN_AGREEMENT = 0.98
 about 0.6 points, so beyond that the 0.5-point bound cannot be checked on these rows
 (measured: int8 MiniLM flipped 2-3.5% and moved accuracy -0.9 to +1.4 points from one
 held-out set to the next; bf16 flipped 0.1-0.2%)."""
+STARTUP_MARGIN = 1.10
+"""How much faster a torch engine must run than the fastest passing one without torch. `plm
+encode` on the Zen 3 started in 0.85 s on onnx-fp32 and 6.4 s on torch-fp32 (transformers'
+BERT imports torch._dynamo, torch.distributed, generation); auto had picked torch-fp32 at
+229.8 texts/s over onnx-fp32's 227.1, and `plm bench coldstart` measured 5.2 s."""
 DECODE_MAX_PPL_RATIO = 1.10
 DECODE_TOKENS = 32
-SCHEMA = 5  # bump when a backend or a check changes what it computes (5: every embedding)
+SCHEMA = 6  # bump when a backend or a check changes what it computes (6: STARTUP_MARGIN)
 
 
 @dataclass
@@ -250,12 +257,28 @@ def choose_encoder(model: str, task: Task, build: Any, loaded: dict[str, Encoder
         if not measured[name]["ok"]:
             notes.append(f"{name} rejected: agreement with fp32 {quality:.4f} too low")
     passing = {n: m["speed"] for n, m in measured.items() if m.get("ok")}
-    choice = Choice(max(passing, key=passing.get), notes, measured)
+    choice = Choice(fastest_to_start(passing, notes), notes, measured)
     _write_cache(key, choice)
     for note in notes:
         log.info("note: %s", note)
     log.info("backend auto -> %s for %s (%s)", choice.name, model, task)
     return choice
+
+
+def fastest_to_start(speeds: dict[str, float], notes: list[str]) -> str:
+    """The fastest engine, unless it needs torch and one without torch is within
+    STARTUP_MARGIN of it."""
+    best = max(speeds, key=speeds.get)
+    light = {name: speed for name, speed in speeds.items() if not name.startswith("torch-")}
+    if best.startswith("torch-") and light:
+        other = max(light, key=light.get)
+        if speeds[best] < STARTUP_MARGIN * speeds[other]:
+            notes.append(
+                f"{other} picked over {best} ({speeds[other]:g} vs {speeds[best]:g}/s): "
+                "within 10%, and it starts without importing torch"
+            )
+            return other
+    return best
 
 
 # --- decoders ---------------------------------------------------------------------------

@@ -203,3 +203,18 @@ def test_the_chat_agreement_threshold_is_enforced(monkeypatch, tiny_llama_dir, c
     assert stand_in["ok"] is ok and stand_in["chat_changed"] == changed
     assert stand_in["chat_asked"] == (len(CHAT_QUESTIONS) if ok else 3)
     assert name == ("torch-bf16" if ok else "torch-fp32")
+
+
+@pytest.mark.parametrize(
+    ("speeds", "want"),
+    [
+        ({"torch-fp32": 229.8, "onnx-fp32": 227.1}, "onnx-fp32"),  # the Zen 3's near tie
+        ({"torch-fp32": 300.0, "onnx-fp32": 227.1}, "torch-fp32"),  # clearly faster
+        ({"torch-fp32": 100.0, "onnx-fp32": 227.1}, "onnx-fp32"),
+        ({"torch-fp32": 100.0, "torch-int8": 105.0}, "torch-int8"),  # nothing without torch
+    ],
+)
+def test_a_torch_engine_must_be_clearly_faster_to_win(speeds, want):
+    notes: list[str] = []
+    assert select.fastest_to_start(speeds, notes) == want
+    assert bool(notes) == (want != max(speeds, key=speeds.get))
