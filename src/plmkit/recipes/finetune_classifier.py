@@ -33,7 +33,11 @@ from plmkit.pipelines.classify import (
     torch_forward,
 )
 from plmkit.recipes import run_files
-from plmkit.recipes.finetune_settings import REFERENCE_LENGTH, recipe_settings
+from plmkit.recipes.finetune_settings import (
+    REFERENCE_LENGTH,
+    epochs_for_dtype,
+    recipe_settings,
+)
 from plmkit.registry import resolve
 from plmkit.training.distributed import barrier, is_main_process
 from plmkit.training.events import DataSplits, FinalMetrics, ModelSaved, OnEvent, Setup, ignore
@@ -139,6 +143,7 @@ def prepare(
     if settings["freeze_embeddings"]:
         model.get_input_embeddings().weight.requires_grad_(False)
     bf16, dtype_reason = training.decide_bf16(settings["bf16"])
+    epochs_for_dtype(settings, config, bf16)
     emit(
         Setup(
             model=spec.name,

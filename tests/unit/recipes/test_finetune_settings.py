@@ -22,3 +22,18 @@ def test_every_recipe_the_config_accepts_exists_and_sets_the_same_fields():
     fields = {name for name in RECIPES["default"]}
     assert all(set(recipe) == fields for recipe in RECIPES.values())
     assert RECIPES["reference"]["pad_to"] == REFERENCE_LENGTH == 512
+
+
+def test_the_default_recipe_trains_2_epochs_in_fp32_unless_told():
+    from plmkit.recipes.finetune_settings import epochs_for_dtype
+
+    def epochs(config: FinetuneConfig, bf16: bool) -> int:
+        settings = recipe_settings(config)
+        epochs_for_dtype(settings, config, bf16)
+        assert "epochs_in_fp32" not in settings  # not a training argument
+        return settings["epochs"]
+
+    assert epochs(FinetuneConfig(), bf16=True) == 3
+    assert epochs(FinetuneConfig(), bf16=False) == 2
+    assert epochs(FinetuneConfig(epochs=3), bf16=False) == 3
+    assert epochs(FinetuneConfig(recipe="reference"), bf16=False) == 1
