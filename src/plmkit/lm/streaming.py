@@ -39,11 +39,17 @@ import torch
 from torch.utils.data import Dataset
 
 from plmkit.errors import DataError, InvalidInputError
+from plmkit.lm.packing import batch_encoder
 
 PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 # read_txt's "auto" rule: a blank line between two texts
 BLANK_BETWEEN_TEXTS = re.compile(rb"\S[ \t]*\r?\n[ \t]*\r?\n\s*\S")
 SCAN_CHUNK = 1 << 24  # bytes read at a time when looking for a blank line
+BATCH_ROWS = 10_000
+"""Rows per map batch and per Arrow record batch. A memory-mapped table keeps every record
+batch's metadata in memory, about 1.5 KB each: at datasets' 1,000 rows a batch, a 4 GiB
+corpus of 96.5M lines took 140 MB for the text table alone, and as much again for each
+table after it, enough to break a 400 MiB memory limit (bench/scale_out.py)."""
 
 
 @dataclass
@@ -177,6 +183,7 @@ def read_documents(
                 cache_dir=str(cache_dir),
                 encoding="utf-8-sig",  # strict UTF-8, a leading BOM dropped (as read_utf8)
                 sample_by="paragraph" if mode == "paragraphs" else "line",
+                writer_batch_size=BATCH_ROWS,
             )
         except Exception as error:  # datasets wraps the decoder's error in its own
             if not isinstance(error.__cause__ or error, UnicodeDecodeError):
@@ -185,7 +192,16 @@ def read_documents(
                 f"{', '.join(files)}: not UTF-8 text ({error.__cause__ or error})",
                 "re-save it as UTF-8, e.g. iconv -f latin1 -t utf-8 IN > OUT",
             ) from None
-        parts.append(raw.map(clean, batched=True, num_proc=num_proc, remove_columns=["text"]))
+        parts.append(
+            raw.map(
+                clean,
+                batched=True,
+                batch_size=BATCH_ROWS,
+                writer_batch_size=BATCH_ROWS,
+                num_proc=num_proc,
+                remove_columns=["text"],
+            )
+        )
     return parts[0] if len(parts) == 1 else concatenate_datasets(parts)
 
 
@@ -195,7 +211,7 @@ def pack_documents(
     block_size: int,
     *,
     num_proc: int | None = None,
-    batch_rows: int = 1000,
+    batch_rows: int = BATCH_ROWS,
     separator: str = "auto",
     cache_dir: str | Path = "",
 ) -> PackedFiles:
@@ -215,7 +231,7 @@ def pack_documents(
     eos = [tokenizer.eos_token_id] if separator == "eos" else []
     specials = np.asarray(sorted(tokenizer.all_special_ids), dtype=np.int32)
 
-    encode = _batch_encoder(tokenizer, add_special_tokens=separator == "template")
+    encode = batch_encoder(tokenizer, add_special_tokens=separator == "template")
 
     def tokenize(batch: dict[str, list]) -> dict[str, list]:
         ids = [row + eos for row in encode(batch["text"])]
@@ -238,6 +254,7 @@ def pack_documents(
         tokenize,
         batched=True,
         batch_size=batch_rows,
+        writer_batch_size=batch_rows,
         num_proc=num_proc,
         remove_columns=docs.column_names,
         features=token_features,
@@ -246,6 +263,7 @@ def pack_documents(
         group,
         batched=True,
         batch_size=batch_rows,
+        writer_batch_size=batch_rows,
         num_proc=num_proc,
         remove_columns=tokens.column_names,
         features=block_features,
@@ -266,35 +284,6 @@ def pack_documents(
     )
 
 
-def _batch_encoder(tokenizer: Any, add_special_tokens: bool):
-    """texts -> their ids. A fast tokenizer's Rust backend is called directly, a copy with no
-    truncation or padding: the same ids as `tokenizer(texts)` at 1.8x the speed (73k vs 40k
-    lines/s, tiny BERT WordPiece, Zen 3), since transformers' call builds a BatchEncoding
-    around them."""
-    backend = getattr(tokenizer, "backend_tokenizer", None)
-    if backend is None:  # a slow (Python) tokenizer
-
-        def encode(texts: list[str]) -> list[list[int]]:
-            return tokenizer(
-                texts,
-                add_special_tokens=add_special_tokens,
-                truncation=False,
-                return_attention_mask=False,
-                return_token_type_ids=False,
-                verbose=False,
-            )["input_ids"]
-
-        return encode
-    backend = type(backend).from_str(backend.to_str())
-    backend.no_truncation()
-    backend.no_padding()
-
-    def encode(texts: list[str]) -> list[list[int]]:
-        return [e.ids for e in backend.encode_batch(texts, add_special_tokens=add_special_tokens)]
-
-    return encode
-
-
 def _processes(num_proc: int | None) -> int | None:
     """datasets' num_proc: None (this process) for one, since num_proc=1 still starts a pool
     of one worker and a manager, two more processes of the whole interpreter."""
@@ -308,7 +297,7 @@ def pack_files(
     *,
     cache_dir: str | Path,
     num_proc: int | None = None,
-    batch_rows: int = 1000,
+    batch_rows: int = BATCH_ROWS,
     separator: str = "auto",
     documents: str = "lines",
 ) -> PackedFiles:

@@ -42,7 +42,8 @@ def gpt_tokenizer(tmp_path_factory):
 
 
 class CountingTokenizer:
-    """Delegates to a real tokenizer and counts tokenization calls."""
+    """Delegates to a real tokenizer and counts tokenization calls (through its Rust backend,
+    which the packers call directly, or through the tokenizer itself)."""
 
     def __init__(self, tokenizer) -> None:
         self._tokenizer = tokenizer
@@ -51,6 +52,30 @@ class CountingTokenizer:
     def __call__(self, *args, **kwargs):
         self.calls += 1
         return self._tokenizer(*args, **kwargs)
+
+    @property
+    def backend_tokenizer(self):
+        counter = self
+
+        class Counting:
+            def __init__(self, backend) -> None:
+                self.backend = backend
+
+            def to_str(self) -> str:
+                return self.backend.to_str()
+
+            @classmethod
+            def from_str(cls, text: str):
+                return cls(type(counter._tokenizer.backend_tokenizer).from_str(text))
+
+            def encode_batch(self, *args, **kwargs):
+                counter.calls += 1
+                return self.backend.encode_batch(*args, **kwargs)
+
+            def __getattr__(self, name):
+                return getattr(self.backend, name)
+
+        return Counting(self._tokenizer.backend_tokenizer)
 
     def __getattr__(self, name):
         return getattr(self._tokenizer, name)
@@ -216,3 +241,19 @@ def test_show_progress_does_not_change_the_result(gpt_tokenizer):
     quiet = pack_corpus(TEXTS, gpt_tokenizer, 16, use_cache=False)
     loud = pack_corpus(TEXTS, gpt_tokenizer, 16, use_cache=False, show_progress=True)
     assert torch.equal(quiet.input_ids, loud.input_ids)
+
+
+@pytest.mark.parametrize("fixture", ["tiny_bert_dir", "tiny_gpt2_dir"])
+@pytest.mark.parametrize("specials", [True, False])
+def test_batch_encoder_gives_transformers_ids(fixture, specials, request):
+    """The packers call the Rust backend directly: the same ids as the transformers call,
+    also when an earlier call left truncation set on the backend."""
+    from transformers import AutoTokenizer
+
+    from plmkit.lm.packing import batch_encoder
+
+    tokenizer = AutoTokenizer.from_pretrained(request.getfixturevalue(fixture))
+    texts = ["the cat sat on the mat .", "Once upon a time, there was a KING!", "a", " x  y "]
+    want = tokenizer(texts, add_special_tokens=specials)["input_ids"]
+    tokenizer.backend_tokenizer.enable_truncation(max_length=3)
+    assert batch_encoder(tokenizer, add_special_tokens=specials)(texts) == want
