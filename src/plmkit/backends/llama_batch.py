@@ -85,18 +85,24 @@ def decode_llama_batch(
             if not live:
                 break
             batch.reset()
-            batch.batch.n_tokens = len(live)
-            for row, seq in enumerate(live):
-                batch.batch.token[row] = histories[seq][-1]
-                batch.batch.pos[row] = len(histories[seq]) - 1
-                batch.batch.seq_id[row][0] = seq
-                batch.batch.n_seq_id[row] = 1
-                batch.batch.logits[row] = True
+            for seq in live:
+                _append(batch, histories[seq][-1], len(histories[seq]) - 1, seq, logits=True)
             context.decode(batch)
             pending = {seq: pick(row, histories[seq]) for row, seq in enumerate(live)}
     finally:
         batch.close()
         context.close()
+
+
+def _append(batch, token: int, position: int, seq: int, logits: bool) -> None:
+    """One token of sequence `seq` at `position`, at the end of `batch`."""
+    row = batch.batch.n_tokens
+    batch.batch.token[row] = token
+    batch.batch.pos[row] = position
+    batch.batch.seq_id[row][0] = seq
+    batch.batch.n_seq_id[row] = 1
+    batch.batch.logits[row] = logits
+    batch.batch.n_tokens = row + 1
 
 
 def shared_prefix(prompts: Sequence[Sequence[int]]) -> int:
@@ -136,13 +142,7 @@ def _prefill(context, batch, prompts, limits, pick) -> dict[int, int]:
             if batch.batch.n_tokens + len(chunk) > CHUNK:
                 flush()
             for i, token in enumerate(chunk):
-                row = batch.batch.n_tokens
-                batch.batch.token[row] = token
-                batch.batch.pos[row] = first + start + i
-                batch.batch.seq_id[row][0] = seq
-                batch.batch.n_seq_id[row] = 1
-                batch.batch.logits[row] = False
-                batch.batch.n_tokens += 1
+                _append(batch, token, first + start + i, seq, logits=False)
         if wants_logits:
             batch.batch.logits[batch.batch.n_tokens - 1] = True
             rows.append((batch.batch.n_tokens - 1, seq))

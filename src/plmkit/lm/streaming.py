@@ -303,7 +303,6 @@ def pack_files(
 ) -> PackedFiles:
     """`read_documents` then `pack_documents`: blocks of `block_size` tokens from every
     document of the files."""
-    num_proc = _processes(num_proc)
     docs = read_documents(patterns, cache_dir=cache_dir, documents=documents, num_proc=num_proc)
     return pack_documents(
         docs,

@@ -4,14 +4,13 @@ model is busy, run as one pipeline call.
 Requests with the same key (model and options) join one pending batch. At most
 RUNNING_PER_KEY batches of a key run at a time: requests that arrive while they run wait in
 the next one, which starts the moment one ends (so under load every call takes all that
-queued, as TEI does). On
-an idle model a batch starts after `batch_window_ms` (default 0: the next turn of the event
-loop, so requests that arrived together still share it); a window only delays a lone
-request. A batch that the next request would push past `max_texts` or `max_tokens` is closed
-and queued as it is. The pipeline sorts the texts of the call by length and pads per batch
-(`batching.map_padded`), so one long text does not pad everyone; each request gets back its
-own slice, in its own order. A batched result equals the result of the request sent alone,
-within float noise from padding (the tests check it).
+queued, as TEI does). On an idle model a batch starts after `batch_window_ms` (default 0:
+the next turn of the event loop, so requests that arrived together still share it); a
+window only delays a lone request. A batch that the next request would push past
+`max_texts` or `max_tokens` is closed and queued as it is. The pipeline sorts the texts of
+the call by length and pads per batch (`batching.map_padded`), so one long text does not pad
+everyone; each request gets back its own slice, in its own order. A batched result equals
+the result of the request sent alone, within float noise from padding (the tests check it).
 
 Measured on the Zen 3 (MiniLM, onnx-fp32, 16 clients on loopback): a fixed 5 ms window
 took lone requests from 174 to 74 req/s and left 16 clients where they were (267 req/s).
