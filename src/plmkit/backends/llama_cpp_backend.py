@@ -32,6 +32,7 @@ VARIANTS: dict[str, str | None] = {
     "llama-cpp": None,
     "llama-cpp-q8": "q8_0",
     "llama-cpp-bf16": "bf16",
+    "llama-cpp-f16": "f16",
 }
 """Backend name -> the rewrite of the shipped GGUF it runs (None: the file as shipped)."""
 PROBE_TOKENS = 16
@@ -84,7 +85,7 @@ class LlamaCppCausalLM(CausalLMBackend):
     name = "llama-cpp"
 
     def __init__(self, model: str, name: str = "llama-cpp") -> None:
-        """`name`: llama-cpp (the GGUF as shipped), llama-cpp-q8 or llama-cpp-bf16."""
+        """`name`: llama-cpp (the GGUF as shipped), llama-cpp-q8, -bf16 or -f16."""
         from llama_cpp import Llama
 
         self.name = name
@@ -94,8 +95,9 @@ class LlamaCppCausalLM(CausalLMBackend):
                 f"'{model}' has no GGUF file, which the llama-cpp backend needs",
                 "use --backend ct2-int8 or torch-fp32, or put a .gguf in the model directory",
             )
-        # quantised weights through the AMX int8 kernels crash (amx_int8_built); BF16 has none
-        with _without_extra_buffers(name != "llama-cpp-bf16" and amx_int8_built()):
+        # quantised weights through the AMX int8 kernels crash (amx_int8_built); 16-bit have none
+        quantised = name not in ("llama-cpp-bf16", "llama-cpp-f16")
+        with _without_extra_buffers(quantised and amx_int8_built()):
             self.llm = Llama(
                 model_path=str(path),
                 n_ctx=CONTEXT,

@@ -42,15 +42,15 @@ BACKENDS: dict[str, BackendSpec] = {
         BackendSpec(
             "onnx-int8",
             ("encoder",),
-            "ONNX Runtime, dynamic int8",
+            "ONNX Runtime, int8 with one activation scale per token",
             ("onnxruntime", "onnx"),
             FAST_EXTRA,
         ),
         BackendSpec(
             "onnx-int8-partial",
             ("encoder",),
-            "ONNX Runtime, dynamic int8 but the classifier head and feed-forward output "
-            "projections in fp32 (fewer changed labels than onnx-int8)",
+            "ONNX Runtime, int8 per token but the classifier head, attention value and "
+            "feed-forward output projections in fp32 (closer to fp32 than onnx-int8)",
             ("onnxruntime", "onnx"),
             FAST_EXTRA,
         ),
@@ -76,6 +76,14 @@ BACKENDS: dict[str, BackendSpec] = {
             ("decoder",),
             "llama.cpp on the model's GGUF rewritten as BF16 once (fastest for batches with "
             "native bf16)",
+            ("llama_cpp",),
+            LLAMA_EXTRA,
+        ),
+        BackendSpec(
+            "llama-cpp-f16",
+            ("decoder",),
+            "llama.cpp on the model's GGUF rewritten as F16 once (the 16-bit type for "
+            "batches without native bf16)",
             ("llama_cpp",),
             LLAMA_EXTRA,
         ),
@@ -182,7 +190,8 @@ ENCODER_BACKENDS = choices("encoder")
 """auto, torch-fp32, torch-bf16, torch-int8, onnx-fp32, onnx-int8, onnx-int8-partial: for
 encode and classify."""
 DECODER_BACKENDS = choices("decoder")
-"""auto, torch-fp32, torch-bf16, ct2-int8, llama-cpp, llama-cpp-q8, llama-cpp-bf16."""
+"""auto, torch-fp32, torch-bf16, ct2-int8, llama-cpp, llama-cpp-q8, llama-cpp-bf16,
+llama-cpp-f16."""
 
 
 def installed(kind: Kind) -> list[str]:

@@ -12,6 +12,7 @@ import numpy as np
 
 from plmkit import backends, loading
 from plmkit.backends import Sampling, registry
+from plmkit.backends.select import not_for_this_cpu
 from plmkit.bench.harness import (
     PROBE_TOKENS,
     Engine,
@@ -135,6 +136,12 @@ def scenario(options: BenchOptions) -> list[Row]:
     unavailable: list[Row] = []
     slow = SlowProbe("generate", "tokens/s", options.all_engines)
     for name in registry.installed("decoder"):
+        # one 16-bit llama.cpp copy per CPU, as `auto` tries (torch-bf16 is left to the probe)
+        why = None if options.all_engines else not_for_this_cpu(name)
+        if why and name.startswith("llama-cpp"):
+            note = f"skipped, not timed: {why} (--all-engines times it)"
+            unavailable.append(Row("generate", f"plmkit --backend {name}", 0.0, "-", note=note))
+            continue
         try:
             enter(engines, lambda name=name: _stream_engine(name, options, prompt), slow, name)
         except PlmError as error:  # e.g. llama-cpp on a model without a GGUF

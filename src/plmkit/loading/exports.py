@@ -18,6 +18,7 @@ from pathlib import Path
 from plmkit.loading.gguf import GGUF_REQUANT, requantize_gguf
 from plmkit.loading.locate import gguf_file, model_dir
 from plmkit.loading.models import load_classifier, load_encoder
+from plmkit.loading.onnx_int8 import INT8_VERSION, matmuls_to_keep, quantize_per_token
 from plmkit.paths import cache_subdir, weights_stamp
 from plmkit.registry import ModelSpec, resolve
 
@@ -62,15 +63,17 @@ ONNX_QUANTIZATIONS = ("fp32", "int8", "int8-partial")
 
 
 def onnx_encoder_file(spec: ModelSpec | str, task: str, quantization: str = "int8") -> Path:
-    """An ONNX export of the encoder (states or logits): fp32, dynamically int8-quantised,
-    or int8 except the matmuls `fp32_matmuls` keeps (int8-partial).
+    """An ONNX export of the encoder (states or logits): fp32, int8 with one activation scale
+    per token (onnx_int8.py), or that int8 except the matmuls `matmuls_to_keep` keeps
+    (int8-partial).
 
     Made once (a few seconds for MiniLM); later calls only return the cached path.
     """
     if quantization not in ONNX_QUANTIZATIONS:
         raise ValueError(f"quantization must be one of {ONNX_QUANTIZATIONS}")
     spec = resolve(spec) if isinstance(spec, str) else spec
-    target = converted_dir(spec, f"onnx-{task}", quantization)
+    variant = quantization if quantization == "fp32" else f"{quantization}-v{INT8_VERSION}"
+    target = converted_dir(spec, f"onnx-{task}", variant)
     if (target / "model.onnx").exists():
         return target / "model.onnx"
 
@@ -78,7 +81,8 @@ def onnx_encoder_file(spec: ModelSpec | str, task: str, quantization: str = "int
         plain = tmp / ("fp32.onnx" if quantization != "fp32" else "model.onnx")
         _export_onnx(spec, task, plain)
         if quantization != "fp32":
-            _quantize_onnx(plain, tmp / "model.onnx", partial=quantization == "int8-partial")
+            keep = matmuls_to_keep(plain, partial=quantization == "int8-partial")
+            quantize_per_token(plain, tmp / "model.onnx", keep)
             plain.unlink()
 
     return convert_once(target, "model.onnx", write) / "model.onnx"
@@ -117,39 +121,6 @@ def _export_onnx(spec: ModelSpec, task: str, path: Path) -> None:
             dynamic_axes=axes,
             opset_version=17,
         )
-
-
-def fp32_matmuls(path: Path) -> list[str]:
-    """The MatMul / Gemm nodes int8-partial keeps in fp32: every one outside the encoder
-    layers (the classifier head and pooler: a few FLOPs that decide the label) and each
-    layer's feed-forward output projection (intermediate -> hidden), whose input after GELU
-    has the widest range of any matmul's, so one per-batch int8 scale loses most there."""
-    import onnx
-
-    nodes = [n.name for n in onnx.load(str(path)).graph.node if n.op_type in ("MatMul", "Gemm")]
-    in_layers = [n for n in nodes if "/layer." in n or "/layers." in n]
-    outside = [n for n in nodes if n not in in_layers]
-    ffn_out = [n for n in in_layers if "/output/dense/" in n and "/attention/" not in n]
-    return outside + ffn_out
-
-
-def _quantize_onnx(source: Path, target: Path, partial: bool = False) -> None:
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    keep = fp32_matmuls(source) if partial else []
-    keep += [f"{name}_MatMul" for name in keep if name.endswith("Gemm")]  # its Gemm -> MatMul
-    # per-channel scales: MiniLM embeddings keep cosine 0.992 vs fp32 (per-tensor: 0.958)
-    logging.disable(logging.WARNING)  # its "consider pre-processing" advice, each time
-    try:
-        quantize_dynamic(
-            str(source),
-            str(target),
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-            nodes_to_exclude=keep,
-        )
-    finally:
-        logging.disable(logging.NOTSET)
 
 
 def ct2_model_dir(spec: ModelSpec | str, quantization: str = "int8") -> Path:

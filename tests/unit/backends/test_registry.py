@@ -8,7 +8,10 @@ from plmkit.backends import registry
 ENCODERS = [
     "torch-fp32", "torch-bf16", "torch-int8", "onnx-fp32", "onnx-int8", "onnx-int8-partial"
 ]  # fmt: skip
-DECODERS = ["torch-fp32", "torch-bf16", "ct2-int8", "llama-cpp", "llama-cpp-q8", "llama-cpp-bf16"]
+DECODERS = [
+    "torch-fp32", "torch-bf16", "ct2-int8", "llama-cpp", "llama-cpp-q8", "llama-cpp-bf16",
+    "llama-cpp-f16",
+]  # fmt: skip
 
 
 def test_aliases():
