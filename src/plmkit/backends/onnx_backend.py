@@ -6,6 +6,8 @@ onnxruntime is optional (`pip install plmkit[fast]`); this module is imported on
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from plmkit import loading
@@ -20,8 +22,15 @@ class OnnxEncoder(EncoderBackend):
         self.name, self.task = f"onnx-{quantization}", task
         self.config = loading.config_values(model)  # no torch import on this path
         path = loading.onnx_encoder_file(model, task, quantization)
+        # One thread per run, and a batch's rows split across the cores: the split halves run
+        # on their own, where ONNX Runtime's intra-op threads meet at every small op. MiniLM,
+        # batches of 32 (Zen 3): onnx-int8 401 vs 365 texts/s, int8-partial 331 vs 311, fp32
+        # 262 vs 255. A lone text runs on one core: 3.4 ms instead of 3.9 at 12 tokens, but
+        # 61 ms instead of 47 at 256.
+        self.threads = cpu_info().threads
+        self._pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
         options = ort.SessionOptions()
-        options.intra_op_num_threads = cpu_info().threads
+        options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         # Idle worker threads sleep instead of spinning. Spinning bought nothing measurable in
@@ -32,8 +41,16 @@ class OnnxEncoder(EncoderBackend):
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
     def forward(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        rows = len(input_ids)
+        if self._pool is None or rows < 2:
+            return self._run(input_ids, attention_mask)
+        parts = np.array_split(np.arange(rows), min(self.threads, rows))
+        run = lambda part: self._run(input_ids[part], attention_mask[part])  # noqa: E731
+        return np.concatenate(list(self._pool.map(run, parts)))  # (B, T, H) or (B, C)
+
+    def _run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         feeds = {
             "input_ids": np.ascontiguousarray(input_ids, dtype=np.int64),
             "attention_mask": np.ascontiguousarray(attention_mask, dtype=np.int64),
         }
-        return self.session.run(None, feeds)[0]  # (B, T, H) or (B, C)
+        return self.session.run(None, feeds)[0]
