@@ -218,19 +218,38 @@ def _cpu_jiffies() -> tuple[int, int] | None:
     return total - idle, total
 
 
+class CpuWindow:
+    """Cores kept busy by *other* processes from now until `busy_cores()`: this process's
+    own CPU time over the window (all its threads) is taken off, so it may work meanwhile
+    (`plm generate` loads its model inside the window instead of sleeping through one)."""
+
+    def __init__(self) -> None:
+        self.start, self.own, self.began = _cpu_jiffies(), _own_cpu_seconds(), time.perf_counter()
+
+    def busy_cores(self, min_seconds: float = 0.0) -> float | None:
+        """Other processes' busy cores; sleeps first until the window is `min_seconds` long."""
+        if (wait := min_seconds - (time.perf_counter() - self.began)) > 0:
+            time.sleep(wait)
+        end = _cpu_jiffies()
+        if self.start is None or end is None or end[1] <= self.start[1]:
+            return None
+        own = (_own_cpu_seconds() - self.own) * os.sysconf("SC_CLK_TCK")
+        busy, total = end[0] - self.start[0] - own, end[1] - self.start[1]
+        return round(max(busy, 0.0) / total * (os.cpu_count() or 1), 2)
+
+
+def _own_cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
 def busy_cores(seconds: float = 0.2) -> float | None:
     """Cores kept busy by *other* processes while this one sleeps for `seconds`.
 
     On a shared CPU, OpenMP's spinning waits collapse (llama.cpp with 2 threads measured at
     2 tok/s instead of 72), so `plm doctor` and `plm bench` report this.
     """
-    start = _cpu_jiffies()
-    time.sleep(seconds)
-    end = _cpu_jiffies()
-    if start is None or end is None or end[1] <= start[1]:
-        return None
-    busy, total = end[0] - start[0], end[1] - start[1]
-    return round(busy / total * (os.cpu_count() or 1), 2)
+    return CpuWindow().busy_cores(seconds)
 
 
 def contention_advice(busy: float | None) -> str | None:

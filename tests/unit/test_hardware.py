@@ -34,3 +34,16 @@ def test_amd_generation_from_family_and_model():
     assert hardware._generation({**amd, "cpu family": "25", "model": "1"}) == "Zen 3"
     assert hardware._generation({"vendor_id": "GenuineIntel", "cpu family": "6"}) == ""
     assert hardware._generation({**amd}) == ""
+
+
+def test_a_cpu_window_takes_this_process_work_off(monkeypatch):
+    """Over a window in which the whole machine (2 CPUs) was busy 1.2 of 2 s-of-CPU, 0.5 s of
+    it this process's own (loading a model), others kept 0.7 cores busy, not 1.2."""
+    jiffies = iter([(1000, 5000), (1120, 5200)])  # (busy, total) at start and end: 100 ticks/s
+    own = iter([3.0, 3.5])
+    monkeypatch.setattr(hardware, "_cpu_jiffies", lambda: next(jiffies))
+    monkeypatch.setattr(hardware, "_own_cpu_seconds", lambda: next(own))
+    monkeypatch.setattr(hardware.os, "sysconf", lambda name: 100)
+    monkeypatch.setattr(hardware.os, "cpu_count", lambda: 2)
+    window = hardware.CpuWindow()
+    assert window.busy_cores() == 0.7

@@ -21,7 +21,7 @@ from plmkit import loading
 from plmkit.backends import decode_threads
 from plmkit.backends.base import CausalLMBackend, OnToken, Sampling
 from plmkit.errors import BackendUnavailableError
-from plmkit.hardware import cpu_info
+from plmkit.hardware import CpuWindow, cpu_info
 
 CONTEXT = 2048
 """Tokens of KV cache a single-stream context is opened with: prompt and new tokens of one
@@ -97,6 +97,7 @@ class LlamaCppCausalLM(CausalLMBackend):
             )
         # quantised weights through the AMX int8 kernels crash (amx_int8_built); 16-bit have none
         quantised = name not in ("llama-cpp-bf16", "llama-cpp-f16")
+        window = CpuWindow()  # the load probe for the thread choice runs while the model loads
         with _without_extra_buffers(quantised and amx_int8_built()):
             self.llm = Llama(
                 model_path=str(path),
@@ -107,7 +108,11 @@ class LlamaCppCausalLM(CausalLMBackend):
                 verbose=False,
             )
         self.eos_token_ids = frozenset({self.llm.token_eos()})
-        self.threads = decode_threads.stream_threads(path, self._tokens_per_second)
+        self.threads = decode_threads.stream_threads(
+            path,
+            self._tokens_per_second,
+            lambda: window.busy_cores(decode_threads.LOAD_PROBE_SECONDS),
+        )
         self._set_threads(self.threads)
 
     def _set_threads(self, threads: int) -> None:

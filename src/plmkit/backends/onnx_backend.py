@@ -6,6 +6,7 @@ onnxruntime is optional (`pip install plmkit[fast]`); this module is imported on
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -22,28 +23,28 @@ class OnnxEncoder(EncoderBackend):
         self.name, self.task = f"onnx-{quantization}", task
         self.config = loading.config_values(model)  # no torch import on this path
         path = loading.onnx_encoder_file(model, task, quantization)
-        # One thread per run, and a batch's rows split across the cores: the split halves run
-        # on their own, where ONNX Runtime's intra-op threads meet at every small op. MiniLM,
-        # batches of 32 (Zen 3): onnx-int8 401 vs 365 texts/s, int8-partial 331 vs 311, fp32
-        # 262 vs 255. A lone text runs on one core: 3.4 ms instead of 3.9 at 12 tokens, but
-        # 61 ms instead of 47 at 256.
+        # One thread per run, and a batch's rows split across the cores (`forward`): the parts
+        # run on their own, where ONNX Runtime's intra-op threads meet at every small op.
+        # MiniLM, batches of 32 (Zen 3): onnx-int8 401 vs 365 texts/s, int8-partial 331 vs
+        # 311, fp32 262 vs 255. A lone text runs on one core: 3.4 ms instead of 3.9 at 12
+        # tokens, but 61 ms instead of 47 at 256. With no intra-op pool, no idle ORT threads
+        # spin either (in `plm serve` spinning ones took the event loop's cores: 182 vs 222
+        # req/s for 16 embedding clients).
         self.threads = cpu_info().threads
-        self._pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_pid = 0
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
-        # Idle worker threads sleep instead of spinning. Spinning bought nothing measurable in
-        # bulk encoding (558 vs 560 texts/s, MiniLM, Zen 3), and in `plm serve` the spinning
-        # threads took the cores the event loop needed: 16 embedding clients got 182 req/s
-        # with it, 222 without.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
     def forward(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         rows = len(input_ids)
-        if self._pool is None or rows < 2:
+        if self.threads < 2 or rows < 2:
             return self._run(input_ids, attention_mask)
+        if self._pool is None or self._pool_pid != os.getpid():  # a fork leaves threads behind
+            self._pool, self._pool_pid = ThreadPoolExecutor(self.threads), os.getpid()
         parts = np.array_split(np.arange(rows), min(self.threads, rows))
         run = lambda part: self._run(input_ids[part], attention_mask[part])  # noqa: E731
         return np.concatenate(list(self._pool.map(run, parts)))  # (B, T, H) or (B, C)

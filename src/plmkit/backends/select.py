@@ -32,7 +32,6 @@ from typing import Any
 
 import numpy as np
 
-from plmkit.backends import registry
 from plmkit.backends.base import CausalLMBackend, EncoderBackend, Sampling, Task
 from plmkit.backends.calibration import (
     CALIBRATION_FILE,
@@ -42,10 +41,11 @@ from plmkit.backends.calibration import (
     chat_ids,
     labelled_rows,
 )
+from plmkit.backends.candidates import candidates
 from plmkit.backends.chat_agreement import CHAT_TOKENS, allowed_changes, changed_answers
 from plmkit.batching import padded_batches
 from plmkit.paths import cache_dir, package_version, read_json, remember, weights_stamp
-from plmkit.registry import Kind, resolve
+from plmkit.registry import resolve
 
 log = logging.getLogger("plmkit")
 
@@ -128,35 +128,6 @@ def _read_cache() -> dict:
 
 def _write_cache(key: str, choice: Choice) -> None:
     remember(_cache_path(), key, asdict(choice))
-
-
-def not_for_this_cpu(name: str) -> str | None:
-    """Why `name` is not worth trying on this CPU, or None. One 16-bit llama.cpp copy is
-    tried, by native bf16: F16 has a tiled F16C GEMM for batches on AVX2 (eight prompts 239
-    vs BF16's 213 tok/s, one stream 72 vs 71, quiet Zen 3) and three more mantissa bits;
-    BF16 has native kernels where the CPU has them (eight prompts 429 tok/s, Zen 5)."""
-    from plmkit.hardware import use_bf16
-
-    native = use_bf16()
-    if name == "torch-bf16" and not native:
-        return "this CPU has no fast native bf16"
-    if name == "llama-cpp-bf16" and not native:
-        return "no native bf16 here: llama-cpp-f16 is the 16-bit copy tried"
-    if name == "llama-cpp-f16" and native:
-        return "native bf16 here: llama-cpp-bf16 is the 16-bit copy tried"
-    return None
-
-
-def candidates(kind: Kind) -> tuple[list[str], list[str]]:
-    """(installed backends worth trying here, notes about the ones left out)."""
-    chosen, notes = [], []
-    for name in registry.names(kind):
-        why = registry.missing(name) or not_for_this_cpu(name)
-        if why:
-            notes.append(f"{name} skipped: {why}")
-        else:
-            chosen.append(name)
-    return chosen, notes
 
 
 # --- encoders ---------------------------------------------------------------------------

@@ -45,6 +45,7 @@ class Engine:
     """A short slice of the workload: units/s (see `probe_rate`), for `SlowProbe`."""
     rounds_run: int = 0
     timed_seconds: float = 0.0
+    warmup_seconds: float = 0.0
 
 
 def probe_rate(work: Callable[[], Any], units: float) -> float:
@@ -104,7 +105,7 @@ def enter(
         engine = load()
         if probe is not None and not probe.keep(backend, engine):
             return None
-        engine.output = engine.run()
+        engine.output, engine.warmup_seconds = timed(engine.run)
     engine.memory_mb = memory.mb
     engines.append(engine)
     return engine
@@ -117,7 +118,7 @@ def race(engines: list[Engine], rounds: int, budget_s: float = ROUND_BUDGET_S) -
 
     On a shared machine a burst of someone else's work then hits every engine alike.
     """
-    for round_ in range(rounds):
+    for round_ in range(rounds if engines else 0):
         shift = round_ % len(engines)
         for engine in engines[shift:] + engines[:shift]:
             if engine.rounds_run and engine.timed_seconds >= budget_s:

@@ -107,3 +107,37 @@ def test_partial_int8_agrees_with_fp32_within_tolerance(
         pairs = zip(got, expected, strict=True)
         errors[name] = float(np.mean([np.abs(g - e).mean() for g, e in pairs]))
     assert 0 < errors["onnx-int8-partial"] < errors["onnx-int8"]
+
+
+def test_rows_split_across_cores_also_in_a_forked_child(tiny_bert_dir, texts, monkeypatch):
+    """A batch's rows run in parts on a thread pool; a child forked after the pool started
+    (its threads stay behind in the parent) makes its own instead of waiting forever."""
+    import multiprocessing
+
+    from plmkit import loading
+    from plmkit.backends import build_encoder
+
+    if registry.missing("onnx-fp32"):
+        pytest.skip(registry.missing("onnx-fp32"))
+    backend = build_encoder(str(tiny_bert_dir), "embed", "onnx-fp32")
+    monkeypatch.setattr(backend, "threads", 2)
+    padded = loading.cached("tokenizer", str(tiny_bert_dir))(
+        texts, padding=True, return_tensors="np"
+    )
+    ids, mask = padded["input_ids"], padded["attention_mask"]
+    whole = backend.forward(ids, mask)  # starts the pool
+    rows = [backend.forward(ids[i : i + 1], mask[i : i + 1])[0] for i in range(len(ids))]
+    np.testing.assert_allclose(whole, np.stack(rows), rtol=0, atol=1e-5)
+
+    def child(queue) -> None:
+        queue.put(np.abs(backend.forward(ids, mask) - whole).max())
+
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    process = context.Process(target=child, args=(queue,))
+    process.start()
+    process.join(timeout=60)
+    if process.is_alive():
+        process.kill()
+        pytest.fail("the forked child hung on the parent's thread pool")
+    assert queue.get(timeout=5) < 1e-5

@@ -42,6 +42,28 @@ def test_generate_rows(tiny_llama_dir):
         assert row["name"].endswith(", 3 prompts at once") and "(batch 1)" in row["vs"]
         total = int(row["quality"].removesuffix(" tokens in all"))
         assert 0 < total <= 3 * 8 and row["ratio"] > 0  # 3 prompts, at most 8 new tokens each
+        assert row["rounds"] >= 1  # --all-engines times every one
+
+
+def test_batches_slower_than_one_stream_are_not_timed_again(tiny_llama_dir, monkeypatch):
+    """Without --all-engines, a batch engine whose warm-up ran below the reference single
+    stream reports that run (0 timed rounds, a note); the others race as before."""
+    from plmkit.bench import generate
+
+    options = BenchOptions(quick=True, decoder=str(tiny_llama_dir), concurrent=3)
+    real = generate._concurrent
+
+    def concurrent(options, tokenizer, singles, names, auto_batch):
+        singles = dict.fromkeys(singles, 1e9)  # a reference stream no batch can beat
+        return real(options, tokenizer, singles, names, auto_batch)
+
+    monkeypatch.setattr(generate, "_concurrent", concurrent)
+    rows = run_bench(["generate"], options)["scenarios"]["generate"]["rows"]
+    batched = [r for r in rows if "prompts at once" in r["name"]]
+    assert batched
+    for row in batched:
+        assert row["rounds"] == 0 and row["ratio"] < 1
+        assert "warm-up run only: slower than one" in row["note"]
 
 
 def test_chat_ids_apply_the_template(tiny_llama_dir, tiny_gpt2_dir):
