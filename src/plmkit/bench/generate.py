@@ -23,7 +23,7 @@ from plmkit.bench.harness import (
     race,
 )
 from plmkit.bench.limits import decoder_limit, decoder_parameters
-from plmkit.bench.measure import Row, percentiles
+from plmkit.bench.measure import Row, percentiles, timed
 from plmkit.bench.options import BenchOptions
 from plmkit.config import GenerateConfig
 from plmkit.errors import PlmError
@@ -209,26 +209,26 @@ def _concurrent(
     llama = [n for n in singles if n.startswith("llama-cpp")]
     reference = max(llama or singles, key=singles.get)
     engines: list[Engine] = []
+    # a batch engine far slower than one stream of the reference is probed, not timed
+    slow = SlowProbe(
+        "generate",
+        "tokens/s",
+        options.all_engines,
+        reference=f"one {reference} stream",
+        reference_rate=singles[reference],
+        compared="(its batch 1 run)",
+    )
     for name in names:
 
         def load(name: str = name) -> Engine:
             backend = backends.load_causal_lm_backend(options.decoder, name)
             run = partial(backend.generate_batch, prompts, options.n_tokens, Sampling())
-            return Engine(f"plmkit --backend {name}, {len(prompts)} prompts at once", run)
+            probe = partial(_batch_probe, backend, prompts)
+            name = f"plmkit --backend {name}, {len(prompts)} prompts at once"
+            return Engine(name, run, probe=probe)
 
-        enter(engines, load)
-    # an engine whose warm-up batch ran slower than one stream of the reference is reported
-    # with that run, not timed again (torch-bf16 without native bf16: 21 s a round), unless
-    # --all-engines
-    slower = {
-        _backend(e)
-        for e in engines
-        if not options.all_engines and _tokens(e) / e.warmup_seconds < singles[reference]
-    }
-    for engine in engines:
-        if _backend(engine) in slower:
-            engine.best_seconds = engine.warmup_seconds
-    race([e for e in engines if _backend(e) not in slower], options.rounds)
+        enter(engines, load, slow, name)
+    race(engines, options.rounds)
     rows = []
     for engine in engines:
         name = _backend(engine)
@@ -243,18 +243,18 @@ def _concurrent(
                 quality=f"{total} tokens in all",
                 ratio=total / engine.best_seconds / singles[reference],
                 vs=f"plmkit generate --backend {reference} (batch 1)",
-                note="; ".join(
-                    note
-                    for note, holds in (
-                        ("auto picks this for batches", name == auto_batch),
-                        (f"warm-up run only: slower than one {reference} stream", name in slower),
-                    )
-                    if holds
-                ),
+                note="auto picks this for batches" if name == auto_batch else "",
                 rounds=engine.rounds_run,
             )
         )
-    return rows
+    return rows + slow.skipped
+
+
+def _batch_probe(backend: Any, prompts: list[list[int]]) -> float:
+    """tokens/s of the prompts at once for PROBE_TOKENS new tokens each (after a warm-up)."""
+    backend.generate_batch(prompts, PROBE_TOKENS, Sampling())
+    outputs, seconds = timed(backend.generate_batch, prompts, PROBE_TOKENS, Sampling())
+    return sum(len(o) for o in outputs) / max(seconds, 1e-9)
 
 
 def _tokens(engine: Engine) -> int:

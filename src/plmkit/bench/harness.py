@@ -45,7 +45,6 @@ class Engine:
     """A short slice of the workload: units/s (see `probe_rate`), for `SlowProbe`."""
     rounds_run: int = 0
     timed_seconds: float = 0.0
-    warmup_seconds: float = 0.0
 
 
 def probe_rate(work: Callable[[], Any], units: float) -> float:
@@ -66,6 +65,7 @@ class SlowProbe:
     all_engines: bool = False
     reference: str = "torch-fp32"
     reference_rate: float | None = None
+    compared: str = "on the same slice"
     skipped: list[Row] = field(default_factory=list)
 
     def keep(self, backend: str, engine: Engine) -> bool:
@@ -86,7 +86,7 @@ class SlowProbe:
                 note=(
                     f"skipped, not timed: a short probe ran at {rate:.1f} {self.unit}, "
                     f"{rate / self.reference_rate:.2f}x {self.reference}'s "
-                    f"{self.reference_rate:.1f} on the same slice (--all-engines times it)"
+                    f"{self.reference_rate:.1f} {self.compared} (--all-engines times it)"
                 ),
             )
         )
@@ -105,7 +105,7 @@ def enter(
         engine = load()
         if probe is not None and not probe.keep(backend, engine):
             return None
-        engine.output, engine.warmup_seconds = timed(engine.run)
+        engine.output = engine.run()
     engine.memory_mb = memory.mb
     engines.append(engine)
     return engine
