@@ -3,9 +3,10 @@
 For each candidate we time a few built-in sentences (encoders) or tokens (decoders) and
 check it against torch fp32 on the same inputs:
 - embeddings: the cosine of mean-pooled token states >= EMBED_MIN_COSINE for every text,
-  both in length-sorted batches and in batches that mix short and long texts (the int8
-  engines scale activations per batch: a 1-word text batched with a sentence came out at
-  cosine 0.974 on onnx-int8-partial, whose mean over sorted batches was 0.993);
+  both in length-sorted batches and in batches that mix short and long texts (torch-int8
+  scales activations per batch, and so did the ONNX int8 engines before they scaled per
+  token: a 1-word text batched with a sentence came out at cosine 0.974 on
+  onnx-int8-partial, whose mean over sorted batches was 0.993);
 - classification: on the classifier's own labelled held-out rows when `plm finetune` left
   them (calibration.jsonl), accuracy within CLASSIFY_MAX_ACCURACY_CHANGE of fp32's; else
   argmax agreement >= CLASSIFY_MIN_AGREEMENT on the built-in sentences;
