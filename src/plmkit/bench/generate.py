@@ -224,8 +224,8 @@ def _concurrent(
             backend = backends.load_causal_lm_backend(options.decoder, name)
             run = partial(backend.generate_batch, prompts, options.n_tokens, Sampling())
             probe = partial(_batch_probe, backend, prompts)
-            name = f"plmkit --backend {name}, {len(prompts)} prompts at once"
-            return Engine(name, run, probe=probe)
+            label = f"plmkit --backend {name}, {len(prompts)} prompts at once"
+            return Engine(label, run, probe=probe)
 
         enter(engines, load, slow, name)
     race(engines, options.rounds)
