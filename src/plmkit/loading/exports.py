@@ -18,7 +18,13 @@ from pathlib import Path
 from plmkit.loading.gguf import GGUF_REQUANT, requantize_gguf
 from plmkit.loading.locate import gguf_file, model_dir
 from plmkit.loading.models import load_classifier, load_encoder
-from plmkit.loading.onnx_int8 import INT8_VERSION, matmuls_to_keep, quantize_per_token
+from plmkit.loading.onnx_int8 import (
+    CALIBRATION_TEXTS,
+    INT8_VERSION,
+    channel_maxima,
+    matmuls_to_keep,
+    quantize_per_token,
+)
 from plmkit.paths import cache_subdir, weights_stamp
 from plmkit.registry import ModelSpec, resolve
 
@@ -64,8 +70,8 @@ ONNX_QUANTIZATIONS = ("fp32", "int8", "int8-partial")
 
 def onnx_encoder_file(spec: ModelSpec | str, task: str, quantization: str = "int8") -> Path:
     """An ONNX export of the encoder (states or logits): fp32, int8 with one activation scale
-    per token (onnx_int8.py), or that int8 except the matmuls `matmuls_to_keep` keeps
-    (int8-partial).
+    per token (onnx_int8.py), or that int8 with the head in fp32 and each quantised input's
+    outlier channels (found on CALIBRATION_TEXTS) through fp32 (int8-partial).
 
     Made once (a few seconds for MiniLM); later calls only return the cached path.
     """
@@ -81,11 +87,28 @@ def onnx_encoder_file(spec: ModelSpec | str, task: str, quantization: str = "int
         plain = tmp / ("fp32.onnx" if quantization != "fp32" else "model.onnx")
         _export_onnx(spec, task, plain)
         if quantization != "fp32":
-            keep = matmuls_to_keep(plain, partial=quantization == "int8-partial")
-            quantize_per_token(plain, tmp / "model.onnx", keep)
+            partial = quantization == "int8-partial"
+            keep = matmuls_to_keep(plain, partial)
+            maxima = channel_maxima(plain, _calibration_feeds(spec)) if partial else None
+            quantize_per_token(plain, tmp / "model.onnx", keep, maxima)
             plain.unlink()
 
     return convert_once(target, "model.onnx", write) / "model.onnx"
+
+
+def _calibration_feeds(spec: ModelSpec) -> list[dict]:
+    """CALIBRATION_TEXTS as ONNX inputs, a text each (no padding: a tokenizer may have no
+    pad token), for channel_maxima."""
+    import numpy as np
+
+    from plmkit.loading.tokenizer import load_tokenizer
+
+    tokenizer = load_tokenizer(spec)
+    feeds = []
+    for text in CALIBRATION_TEXTS:
+        ids = np.array([tokenizer(text, truncation=True, max_length=128)["input_ids"]], np.int64)
+        feeds.append({"input_ids": ids, "attention_mask": np.ones_like(ids)})
+    return feeds
 
 
 def _export_onnx(spec: ModelSpec, task: str, path: Path) -> None:
