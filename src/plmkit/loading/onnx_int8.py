@@ -23,7 +23,7 @@ fp32; speed on 1,024 movie snippets, batches of 16, one thread, best of 4 altern
 | fp32 | 124.5 | 1 / 1 | 1 |
 | quantize_dynamic, per-channel weights (session 8) | | 0.9911 / 0.9791 | 0.9641 |
 | int8, per token | 190.1 | 0.9957 / 0.9903 | 0.9756 |
-| int8-partial before: each layer's value and FFN output in fp32 | 156.4 | 0.9984 / 0.9949 | 0.9918 |
+| int8-partial before: value and FFN-out projections fp32 | 156.4 | 0.9984 / 0.9949 | 0.9918 |
 | int8-partial: 2 outlier channels per input in fp32 | 183.5 | 0.9987 / 0.9967 | 0.9953 |
 
 (*) in length-sorted batches and batched with longer texts, as `auto` checks. Which
