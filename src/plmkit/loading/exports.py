@@ -111,6 +111,15 @@ def _calibration_feeds(spec: ModelSpec) -> list[dict]:
     return feeds
 
 
+def _probe(spec: ModelSpec) -> dict:
+    """Two texts of different lengths, padded: first_token_only's check."""
+    from plmkit.loading.tokenizer import load_tokenizer
+
+    texts = ["A short one.", "A longer text, so that the first one is padded to its length."]
+    batch = load_tokenizer(spec)(texts, padding=True, return_tensors="pt")
+    return {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+
+
 def _export_onnx(spec: ModelSpec, task: str, path: Path) -> None:
     """The torch encoder traced to ONNX, its inputs and output dynamic in batch and tokens."""
     import warnings
@@ -119,6 +128,10 @@ def _export_onnx(spec: ModelSpec, task: str, path: Path) -> None:
 
     network = load_encoder(spec) if task == "embed" else load_classifier(spec)
     output = "states" if task == "embed" else "logits"
+    if task == "classify":  # the head reads one token: the last layer computes only that one
+        from plmkit.loading.first_token import first_token_only  # imports torch
+
+        network = first_token_only(network, _probe(spec))
 
     class Wrapped(torch.nn.Module):
         def __init__(self) -> None:
