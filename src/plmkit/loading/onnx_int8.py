@@ -33,6 +33,14 @@ value projections of layers 3-5 (0.9964-0.9983), layer 4's FFN input (0.9968); 2
 them (a third of the FLOPs) to reach 0.995; outlier channels reach it with none. Only the
 largest channels matter: in torch emulation 1 channel gave 0.9966, 2 0.9973, 8 0.9975.
 SmoothQuant-style scaling of all input channels made it worse here, so it is not used.
+
+On AVX2 without VNNI, ONNX Runtime's u8 x s8 GEMM adds pairs of products in 16 bits and
+saturates (vpmaddubsw): on random full-range operands its results were off by up to 17%
+(with 7-bit weights, exact). Measured on MiniLM against an exact emulation: int8 worst
+0.9756 vs 0.9797, int8-partial 0.9953 vs 0.9973. Weights as u8 (zero point 128) avoid it
+(0.9797 / 0.9971) but run 20% slower; 7-bit weights lose more to their coarser steps
+(0.9749 / 0.9941). So the weights stay s8: int8-partial passes `auto`'s 0.99 either way, and
+with VNNI (vpdpbusd adds in 32 bits) there is nothing to avoid.
 """
 
 from __future__ import annotations
