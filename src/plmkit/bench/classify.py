@@ -4,12 +4,15 @@ length-sorted batches of 32 on every installed encoder backend; accuracy on the 
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from plmkit import backends, loading
 from plmkit.backends import registry
 from plmkit.bench.harness import (
     PROBE_TEXTS,
+    WARM_TEXTS,
     Engine,
     SlowProbe,
     auto_choice,
@@ -33,7 +36,8 @@ def _pipeline_engine(pipeline, directory: str, texts: list[str]) -> Engine:
     def run(batch: list[str]) -> np.ndarray:
         return np.asarray([label2id[o["label"]] for o in classifier(batch)])
 
-    return Engine(BASELINE, lambda: run(texts), run, baseline=True)
+    warm = partial(run, texts[:WARM_TEXTS])
+    return Engine(BASELINE, lambda: run(texts), run, baseline=True, warm=warm)
 
 
 def _backend_engine(directory: str, name: str, tokenizer, texts: list[str]) -> Engine:
@@ -49,6 +53,7 @@ def _backend_engine(directory: str, name: str, tokenizer, texts: list[str]) -> E
         lambda: run(texts),
         run,
         probe=lambda: probe_rate(lambda: run(sample), len(sample)),
+        warm=partial(run, texts[:WARM_TEXTS]),
     )
 
 

@@ -11,6 +11,7 @@ from plmkit import backends, loading
 from plmkit.backends import registry
 from plmkit.bench.harness import (
     PROBE_TEXTS,
+    WARM_TEXTS,
     Engine,
     SlowProbe,
     auto_choice,
@@ -37,7 +38,8 @@ def _sentence_transformers(model_class: type, encoder: str, texts: list[str]) ->
     """The baseline engine (sentence-transformers' defaults)."""
     model = model_class(str(loading.model_dir(encoder)), device="cpu")
     run = partial(model.encode, show_progress_bar=False)
-    return Engine(BASELINE, lambda: run(texts), run, baseline=True)
+    warm = partial(run, texts[:WARM_TEXTS])
+    return Engine(BASELINE, lambda: run(texts), run, baseline=True, warm=warm)
 
 
 def scenario(options: BenchOptions) -> list[Row]:
@@ -68,6 +70,7 @@ def scenario(options: BenchOptions) -> list[Row]:
                 lambda: run(texts).embeddings,
                 lambda batch: run(batch).embeddings,
                 probe=lambda: probe_rate(lambda: run(sample), len(sample)),
+                warm=lambda: run(texts[:WARM_TEXTS]),
             )
 
         enter(engines, load, slow, name)

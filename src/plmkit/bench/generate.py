@@ -67,30 +67,36 @@ def _hf_engine(options: BenchOptions, prompt: list[int]) -> Engine:
     model = loading.load_causal_lm(options.decoder)
     ids = torch.tensor([prompt])
 
-    def run() -> tuple[list[int], list[float], float]:
+    def run(tokens: int = options.n_tokens) -> tuple[list[int], list[float], float]:
         clock = _Clock()
         start = time.perf_counter()
         with torch.inference_mode():
             out = model.generate(
                 ids,
-                max_new_tokens=options.n_tokens,
-                min_new_tokens=options.n_tokens,
+                max_new_tokens=tokens,
+                min_new_tokens=tokens,
                 do_sample=False,
                 streamer=clock,
                 pad_token_id=model.generation_config.pad_token_id,
             )
         return out[0, len(prompt) :].tolist(), clock.times[1:], start  # 1st put: the prompt
 
-    return Engine("transformers generate fp32 (batch 1, greedy)", run, baseline=True, handle=model)
+    return Engine(
+        "transformers generate fp32 (batch 1, greedy)",
+        run,
+        baseline=True,
+        handle=model,
+        warm=partial(run, PROBE_TOKENS),
+    )
 
 
 def _stream_engine(name: str, options: BenchOptions, prompt: list[int]) -> Engine:
     backend = backends.load_causal_lm_backend(options.decoder, name)
 
-    def run() -> tuple[list[int], list[float], float]:
+    def run(count: int = options.n_tokens) -> tuple[list[int], list[float], float]:
         tokens, stamps = [], []
         start = time.perf_counter()
-        for token in backend.stream(prompt, options.n_tokens, Sampling()):
+        for token in backend.stream(prompt, count, Sampling()):
             tokens.append(token)
             stamps.append(time.perf_counter())
         return tokens, stamps, start
@@ -103,6 +109,7 @@ def _stream_engine(name: str, options: BenchOptions, prompt: list[int]) -> Engin
         run,
         handle=backend,
         probe=lambda: probe_rate(probe, PROBE_TOKENS),
+        warm=partial(run, PROBE_TOKENS),
     )
 
 
@@ -225,7 +232,8 @@ def _concurrent(
             run = partial(backend.generate_batch, prompts, options.n_tokens, Sampling())
             probe = partial(_batch_probe, backend, prompts)
             label = f"plmkit --backend {name}, {len(prompts)} prompts at once"
-            return Engine(label, run, probe=probe)
+            warm = partial(backend.generate_batch, prompts, PROBE_TOKENS, Sampling())
+            return Engine(label, run, probe=probe, warm=warm)
 
         enter(engines, load, slow, name)
     race(engines, options.rounds)

@@ -64,10 +64,11 @@ def _rss_bytes() -> int:
 
 
 class PeakMemory:
-    """Samples this process's RSS every 5 ms; `.mb` is the peak above the starting RSS."""
+    """Samples this process's RSS every 5 ms; `.mb` is the peak above the starting RSS,
+    `.retained_mb` what is still held at the end."""
 
     def __init__(self) -> None:
-        self.mb = 0.0
+        self.mb = self.retained_mb = 0.0
         self._stop = threading.Event()
 
     def __enter__(self) -> PeakMemory:
@@ -84,8 +85,10 @@ class PeakMemory:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
-        self._peak = max(self._peak, _rss_bytes())
+        end = _rss_bytes()
+        self._peak = max(self._peak, end)
         self.mb = (self._peak - self._start) / 2**20
+        self.retained_mb = max(end - self._start, 0) / 2**20
 
 
 def timed(function, *args, **kwargs) -> tuple[object, float]:

@@ -18,6 +18,27 @@ def test_race_interleaves_and_keeps_the_best_round():
     assert all(0 < e.best_seconds < 1 for e in engines)
 
 
+def test_a_short_warm_up_and_memory_from_the_first_whole_round():
+    """With `warm`, the warm-up runs the slice instead of the workload, and the peak memory
+    also covers the first whole (timed) round: what it held plus that round's peak."""
+    calls: list[str] = []
+    held: list[bytearray] = []
+
+    def run() -> None:
+        calls.append("run")
+        if not held:
+            held.append(bytearray(64 * 2**20))  # 64 MB, touched, kept: the whole run's memory
+            held[0][:: 4096] = b"x" * len(held[0][:: 4096])
+
+    engines: list[Engine] = []
+    enter(engines, lambda: Engine("e", run, warm=lambda: calls.append("warm")))
+    (engine,) = engines
+    assert calls == ["warm"] and engine.memory_mb < 32
+    race(engines, 2)
+    assert calls == ["warm", "run", "run"]
+    assert engine.memory_mb > 48
+
+
 def test_request_latency_times_each_request():
     seen: list = []
     engine = Engine("e", lambda: None, single=seen.append)
