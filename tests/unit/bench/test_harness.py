@@ -28,7 +28,7 @@ def test_a_short_warm_up_and_memory_from_the_first_whole_round():
         calls.append("run")
         if not held:
             held.append(bytearray(64 * 2**20))  # 64 MB, touched, kept: the whole run's memory
-            held[0][:: 4096] = b"x" * len(held[0][:: 4096])
+            held[0][::4096] = b"x" * len(held[0][::4096])
 
     engines: list[Engine] = []
     enter(engines, lambda: Engine("e", run, warm=lambda: calls.append("warm")))
