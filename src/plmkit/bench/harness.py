@@ -22,6 +22,10 @@ SLOW_PROBE_RATIO = 0.5
 PROBE_TEXTS = 32
 """Texts in an encoder probe (one batch); a decoder probe decodes PROBE_TOKENS."""
 PROBE_TOKENS = 8
+MIN_ROUNDS = 2
+"""Timed rounds every engine gets: with a short warm-up the first may still pay first-call
+costs (the classify pipeline, 20.3 s a round on a slow Zen 3 hour, had one round only and
+measured 49 texts/s, against 65 in the run before)."""
 WARM_TEXTS = 64
 """Texts in an encoder's warm-up (a decoder's decodes PROBE_TOKENS). The warm-up was a whole
 run of the workload, untimed: 80 s of decoding and 50 s of encoding in a `plm bench all` on
@@ -125,7 +129,7 @@ def enter(
 
 def race(engines: list[Engine], rounds: int, budget_s: float = ROUND_BUDGET_S) -> None:
     """Timed rounds, engines interleaved (start rotating), best round kept for each; after
-    the first, an engine whose rounds so far took `budget_s` or more sits the rest out
+    MIN_ROUNDS, an engine whose rounds so far took `budget_s` or more sits the rest out
     (`rounds_run` says how many it had).
 
     On a shared machine a burst of someone else's work then hits every engine alike.
@@ -133,7 +137,7 @@ def race(engines: list[Engine], rounds: int, budget_s: float = ROUND_BUDGET_S) -
     for round_ in range(rounds if engines else 0):
         shift = round_ % len(engines)
         for engine in engines[shift:] + engines[:shift]:
-            if engine.rounds_run and engine.timed_seconds >= budget_s:
+            if engine.rounds_run >= MIN_ROUNDS and engine.timed_seconds >= budget_s:
                 continue
             if engine.rounds_run == 0 and engine.warm is not None:  # its first whole run
                 with PeakMemory() as memory:

@@ -98,12 +98,13 @@ def test_probe_rate_warms_up_then_times_once():
 
 
 def test_a_slow_engine_sits_out_the_rounds_after_its_budget(monkeypatch):
-    """After its first round, an engine whose rounds took the budget is not timed again."""
+    """After MIN_ROUNDS (2), an engine whose rounds took the budget is not timed again."""
     import plmkit.bench.harness as harness
 
-    seconds = {"fast": 1.0, "slow": 30.0, "middling": 12.0}
+    seconds = {"fast": 1.0, "slow": 30.0, "middling": 12.0, "ten": 10.0}
     monkeypatch.setattr(harness, "timed", lambda run: (run(), seconds[run()]))
     engines = [Engine(name, lambda name=name: name) for name in seconds]
     race(engines, 3, budget_s=20.0)
-    assert {e.name: e.rounds_run for e in engines} == {"fast": 3, "slow": 1, "middling": 2}
+    rounds = {e.name: e.rounds_run for e in engines}
+    assert rounds == {"fast": 3, "slow": 2, "middling": 2, "ten": 2}
     assert {e.name: e.best_seconds for e in engines} == seconds
