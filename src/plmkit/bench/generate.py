@@ -223,7 +223,7 @@ def _concurrent(
         options.all_engines,
         reference=f"one {reference} stream",
         reference_rate=singles[reference],
-        compared="(its batch 1 run)",
+        compared="(its batch 1 run; the probe is 8 new tokens a prompt, prefill included)",
     )
     for name in names:
 

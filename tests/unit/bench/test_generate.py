@@ -64,7 +64,7 @@ def test_batches_far_slower_than_one_stream_are_probed_not_timed(tiny_llama_dir,
     for row in batched:
         assert row["rounds"] is None and 0 < row["throughput"] < 0.5e9
         assert row["note"].startswith("skipped, not timed: a short probe ran at")
-        assert "(its batch 1 run)" in row["note"]
+        assert "(its batch 1 run; the probe is 8 new tokens a prompt" in row["note"]
 
 
 def test_chat_ids_apply_the_template(tiny_llama_dir, tiny_gpt2_dir):
