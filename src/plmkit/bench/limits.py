@@ -16,17 +16,27 @@ def dtype_of(backend: str) -> str:
     return "bf16" if "bf16" in backend else "int8" if "int8" in backend else "fp32"
 
 
-def encoder_flops_per_text(config, mean_tokens: float) -> float:
-    """2 x (non-embedding parameters) x tokens, plus attention scores: FLOPs per text."""
-    hidden, layers = config.hidden_size, config.num_hidden_layers
+def encoder_flops_per_text(config, mean_tokens: float, first_token: bool = False) -> float:
+    """2 x (non-embedding parameters) x tokens, plus attention scores: FLOPs per text.
+    `first_token`: the last layer runs keys and values for every token but the rest for
+    the first one alone (ONNX classifier exports, loading/first_token.py)."""
+    hidden, layers, tokens = config.hidden_size, config.num_hidden_layers, mean_tokens
     per_layer = 4 * hidden * hidden + 2 * hidden * config.intermediate_size
-    return 2 * layers * (per_layer * mean_tokens + 2 * hidden * mean_tokens**2)
+    if not first_token:
+        return 2 * layers * (per_layer * tokens + 2 * hidden * tokens**2)
+    full = (layers - 1) * (per_layer * tokens + 2 * hidden * tokens**2)
+    keys_values = 2 * hidden * hidden * tokens
+    last = keys_values + (per_layer - 2 * hidden * hidden) + 2 * hidden * tokens
+    return 2 * (full + last)
 
 
-def encoder_limit(options: BenchOptions, backend: str, config, mean_tokens: float) -> float | None:
+def encoder_limit(
+    options: BenchOptions, backend: str, config, mean_tokens: float, first_token: bool = False
+) -> float | None:
     """texts/s at the measured matmul rate of the backend's dtype (None: not measured)."""
     gflops = options.limits.get(f"matmul_{dtype_of(backend)}_gflops")
-    return gflops * 1e9 / encoder_flops_per_text(config, mean_tokens) if gflops else None
+    flops = encoder_flops_per_text(config, mean_tokens, first_token)
+    return gflops * 1e9 / flops if gflops else None
 
 
 def decoder_parameters(config) -> int:

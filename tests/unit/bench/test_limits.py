@@ -30,6 +30,10 @@ def test_encoder_limit_from_the_dtype_gflops():
     options = BenchOptions(limits={"matmul_int8_gflops": 8.32})
     assert encoder_limit(options, "onnx-int8", config, 10.0) == pytest.approx(1e6)
     assert encoder_limit(options, "torch-fp32", config, 10.0) is None  # not measured
+    # the last layer for the first token only: layer 1 whole (1280 + 800), layer 2 keys and
+    # values for 10 tokens (2*16*10), the rest for one (128 - 32), its one query's scores
+    # and sum over 10 (2*4*10): 2 x (2080 + 496)
+    assert encoder_flops_per_text(config, 10.0, first_token=True) == 5152
 
 
 def test_decoder_parameters_match_a_real_model(tiny_llama_dir):
