@@ -44,6 +44,7 @@ from plmkit.backends.calibration import (
 )
 from plmkit.backends.candidates import candidates
 from plmkit.backends.chat_agreement import CHAT_TOKENS, allowed_changes, changed_answers
+from plmkit.backends.timing import TIMED_BATCHES, outputs_of, timed_in_turns
 from plmkit.batching import padded_batches
 from plmkit.paths import cache_dir, package_version, read_json, remember, weights_stamp
 from plmkit.registry import resolve
@@ -134,42 +135,6 @@ def _write_cache(key: str, choice: Choice) -> None:
 # --- encoders ---------------------------------------------------------------------------
 
 
-TIMED_ROUNDS = (3, 8)
-"""Rounds over the calibration batches per candidate, fewest and most: more until each took
-TIMED_SECONDS. Two rounds of the 64 built-in sentences (0.2 s) once ranked onnx-int8 (296
-texts/s) level with onnx-fp32 (298) on a Zen 3 where the bench then timed them at 390 and
-255."""
-TIMED_SECONDS = 1.0
-TIMED_BATCHES = 4
-"""Batches of 32 timed per round, at most (spread over the length-sorted ones)."""
-
-
-def _outputs(backend: EncoderBackend, batches: list[dict]) -> list:
-    backend.forward(batches[0]["input_ids"], batches[0]["attention_mask"])  # warm-up
-    return [backend.forward(b["input_ids"], b["attention_mask"]) for b in batches]
-
-
-def _race(backends: dict[str, EncoderBackend], batches: list[dict]) -> dict[str, float]:
-    """Each backend's best seconds for one pass over `batches`, timed in turns (one pass of
-    each, then again), so that a slow spell of the machine falls on all of them alike. In
-    one block each, right after its load, a bench run on a Zen 3 timed onnx-int8-partial at
-    277 texts/s against onnx-fp32's 316; in turns, in a fresh process: 380-462 against
-    264-327."""
-    best = dict.fromkeys(backends, float("inf"))
-    spent = dict.fromkeys(backends, 0.0)
-    fewest, most = TIMED_ROUNDS
-    for round_ in range(most):
-        if round_ >= fewest and all(spent[n] >= TIMED_SECONDS for n in backends):
-            break
-        for name, backend in backends.items():
-            start = time.perf_counter()
-            for b in batches:
-                backend.forward(b["input_ids"], b["attention_mask"])
-            seconds = time.perf_counter() - start
-            best[name], spent[name] = min(best[name], seconds), spent[name] + seconds
-    return best
-
-
 def _cosines(ref: list, out: list, batches: list[dict]) -> np.ndarray:
     """Each text's cosine between the mean-pooled token states of `ref` and `out`."""
     cosines = []
@@ -242,7 +207,7 @@ def choose_encoder(model: str, task: Task, build: Any, loaded: dict[str, Encoder
         backend = _load_candidate(name, loaded, build, measured, notes)
         if backend is None:
             continue
-        outputs = _outputs(backend, batches)
+        outputs = outputs_of(backend, batches)
         timed[name] = backend
         if name == "torch-fp32":
             reference = outputs
@@ -273,7 +238,7 @@ def choose_encoder(model: str, task: Task, build: Any, loaded: dict[str, Encoder
     # rows, three rounds of five engines, took 30 s of a bench's classify scenario)
     timing = batches[:: max(1, len(batches) // TIMED_BATCHES)]
     counted = sum(len(b["input_ids"]) for b in timing)
-    for name, seconds in _race(timed, timing).items():
+    for name, seconds in timed_in_turns(timed, timing).items():
         measured[name]["speed"] = round(counted / seconds, 1)
     passing = {n: m["speed"] for n, m in measured.items() if m.get("ok")}
     choice = Choice(fastest_to_start(passing, notes), notes, measured)
