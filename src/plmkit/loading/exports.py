@@ -14,6 +14,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from plmkit.loading.gguf import GGUF_REQUANT, requantize_gguf
 from plmkit.loading.locate import gguf_file, model_dir
@@ -25,6 +26,7 @@ from plmkit.loading.onnx_int8 import (
     matmuls_to_keep,
     quantize_per_token,
 )
+from plmkit.loading.tokenizer import load_tokenizer
 from plmkit.paths import cache_subdir, weights_stamp
 from plmkit.registry import ModelSpec, resolve
 
@@ -85,25 +87,23 @@ def onnx_encoder_file(spec: ModelSpec | str, task: str, quantization: str = "int
 
     def write(tmp: Path) -> None:
         plain = tmp / ("fp32.onnx" if quantization != "fp32" else "model.onnx")
-        _export_onnx(spec, task, plain)
+        tokenizer = load_tokenizer(spec)  # the probe of a classifier's export, the calibration
+        _export_onnx(spec, task, plain, tokenizer)
         if quantization != "fp32":
             partial = quantization == "int8-partial"
             keep = matmuls_to_keep(plain, partial)
-            maxima = channel_maxima(plain, _calibration_feeds(spec)) if partial else None
+            maxima = channel_maxima(plain, _calibration_feeds(tokenizer)) if partial else None
             quantize_per_token(plain, tmp / "model.onnx", keep, maxima)
             plain.unlink()
 
     return convert_once(target, "model.onnx", write) / "model.onnx"
 
 
-def _calibration_feeds(spec: ModelSpec) -> list[dict]:
+def _calibration_feeds(tokenizer: Any) -> list[dict]:
     """CALIBRATION_TEXTS as ONNX inputs, a text each (no padding: a tokenizer may have no
     pad token), for channel_maxima."""
     import numpy as np
 
-    from plmkit.loading.tokenizer import load_tokenizer
-
-    tokenizer = load_tokenizer(spec)
     feeds = []
     for text in CALIBRATION_TEXTS:
         ids = np.array([tokenizer(text, truncation=True, max_length=128)["input_ids"]], np.int64)
@@ -111,16 +111,14 @@ def _calibration_feeds(spec: ModelSpec) -> list[dict]:
     return feeds
 
 
-def _probe(spec: ModelSpec) -> dict:
+def _probe(tokenizer: Any) -> dict:
     """Two texts of different lengths, padded: first_token_only's check."""
-    from plmkit.loading.tokenizer import load_tokenizer
-
     texts = ["A short one.", "A longer text, so that the first one is padded to its length."]
-    batch = load_tokenizer(spec)(texts, padding=True, return_tensors="pt")
+    batch = tokenizer(texts, padding=True, return_tensors="pt")
     return {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
 
 
-def _export_onnx(spec: ModelSpec, task: str, path: Path) -> None:
+def _export_onnx(spec: ModelSpec, task: str, path: Path, tokenizer: Any) -> None:
     """The torch encoder traced to ONNX, its inputs and output dynamic in batch and tokens."""
     import warnings
 
@@ -131,7 +129,7 @@ def _export_onnx(spec: ModelSpec, task: str, path: Path) -> None:
     if task == "classify":  # the head reads one token: the last layer computes only that one
         from plmkit.loading.first_token import first_token_only  # imports torch
 
-        network = first_token_only(network, _probe(spec))
+        network = first_token_only(network, _probe(tokenizer))
 
     class Wrapped(torch.nn.Module):
         def __init__(self) -> None:
