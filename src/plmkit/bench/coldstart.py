@@ -47,8 +47,8 @@ def scenario(options: BenchOptions) -> list[Row]:
         ],
     }
     rows = []
-    missing = "no .pyc for plmkit: each start compiles it (`make bytecode`)"
-    warning = missing if bytecode_missing() else ""
+    warning = "no .pyc for plmkit: each start compiles it (`make bytecode`)"
+    warning = warning if bytecode_missing() else ""
     for verb, command in commands.items():
         for attempt in ("first run", "second run"):
             start = time.perf_counter()

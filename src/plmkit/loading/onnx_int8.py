@@ -70,10 +70,9 @@ OUTLIER_CHANNELS = 2
 """Input channels per quantised tensor that bypass int8 (LLM.int8()'s decomposition): the
 ones with the largest |x| on the calibration texts. BERT-style layers carry a few channels
 10-20x larger than the rest (MiniLM: 28.5 against a median of 1.7 in layer 0's FFN input);
-one such channel sets every token's scale and coarsens the others' steps. Kept in fp32
-(a (tokens, 2) x (2, N) matmul)
-and zeroed in the int8 input, MiniLM's worst built-in sentence went 0.9756 -> 0.9953 at
-3.5% less speed than plain int8 (see the table above)."""
+one such channel sets every token's scale and coarsens the others' steps. Kept in fp32 (a
+(tokens, 2) x (2, N) matmul) and zeroed in the int8 input, MiniLM's worst built-in sentence
+went 0.9756 -> 0.9953 at 3.5% less speed than plain int8 (see the table above)."""
 
 CALIBRATION_TEXTS = (
     "Yes.",
