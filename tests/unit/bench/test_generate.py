@@ -53,9 +53,9 @@ def test_batches_far_slower_than_one_stream_are_probed_not_timed(tiny_llama_dir,
     options = BenchOptions(quick=True, decoder=str(tiny_llama_dir), concurrent=3)
     real = generate._concurrent
 
-    def concurrent(options, tokenizer, singles, names, auto_batch):
+    def concurrent(options, tokenizer, singles, names, auto, auto_batch):
         singles = dict.fromkeys(singles, 1e9)  # a reference stream no batch can come near
-        return real(options, tokenizer, singles, names, auto_batch)
+        return real(options, tokenizer, singles, names, auto, auto_batch)
 
     monkeypatch.setattr(generate, "_concurrent", concurrent)
     rows = run_bench(["generate"], options)["scenarios"]["generate"]["rows"]
@@ -65,6 +65,17 @@ def test_batches_far_slower_than_one_stream_are_probed_not_timed(tiny_llama_dir,
         assert row["rounds"] is None and 0 < row["throughput"] < 0.5e9
         assert row["note"].startswith("skipped, not timed: a short probe ran at")
         assert "(its batch 1 run; the probe is 8 new tokens a prompt" in row["note"]
+
+
+def test_batches_are_compared_with_autos_single_stream():
+    """The reference stream is the engine `auto` runs one prompt on, not a faster one that
+    `auto` rejected for its answers; without `auto`'s pick timed, the fastest llama.cpp."""
+    from plmkit.bench.generate import reference_stream
+
+    singles = {"torch-fp32": 14.0, "llama-cpp-q8": 75.0, "llama-cpp-f16": 49.0, "ct2-int8": 80.0}
+    assert reference_stream(singles, "llama-cpp-f16") == "llama-cpp-f16"
+    assert reference_stream(singles, "torch-bf16") == "llama-cpp-q8"  # auto's not timed
+    assert reference_stream({"torch-fp32": 14.0, "ct2-int8": 41.0}, "") == "ct2-int8"
 
 
 def test_chat_ids_apply_the_template(tiny_llama_dir, tiny_gpt2_dir):
