@@ -38,24 +38,23 @@ MEASURE = "6. Measure"
 
 
 def _conventional_help() -> None:
-    """Help in the conventions users know from click and argparse. Typer 0.29 shows `<bool>`
-    beside every flag (`--json <bool>`), as if it took a value, and writes a required
-    argument as `{text}` in the usage line; here a flag has no type column and arguments
-    read `TEXT` (required) and `[TEXTS]...` (optional)."""
-    from typer.core import TyperArgument, TyperOption
+    """Help in the conventions users know from click and argparse: typer writes a required
+    argument as `{prompt}` and an optional one as `[texts]...` in the usage line; here they
+    read `PROMPT` and `[TEXTS]...` (typer pinned below 0.29: see pyproject.toml)."""
+    from typer.core import TyperArgument
 
-    shown = TyperOption.display_type_rich
+    shown = getattr(TyperArgument, "make_metavar", None)
+    if shown is None:  # another typer: its own help
+        return
 
-    def display_type_rich(self, ctx):
-        return None if self.is_flag else shown(self, ctx)
-
-    def usage_name(self) -> str:
-        name = self.metavar or self.display_name_raw.upper()
-        name = name if self.required or self.metavar else f"[{name}]"
+    def make_metavar(self, ctx, *, usage: bool = False) -> str:
+        if not usage:
+            return shown(self, ctx)
+        name = self.metavar or (self.name or "").upper()
+        name = name if self.required or name.startswith("[") else f"[{name}]"
         return name + ("..." if self.nargs != 1 else "")
 
-    TyperOption.display_type_rich = display_type_rich
-    TyperArgument._usage_display_name = usage_name
+    TyperArgument.make_metavar = make_metavar
 
 
 _conventional_help()

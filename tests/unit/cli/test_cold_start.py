@@ -1,7 +1,8 @@
 """Cold start: with caches warm and `auto`'s answer cached, `plm encode` on ONNX and
 `plm generate` on llama.cpp run the whole command without importing torch or transformers
-(each costs about a second of a start that should take under one), and print what the
-explicit backend printed.
+(each costs about a second of a start that should take under one) or pydantic (typer 0.29
+imports it to build a validator per parameter: 0.3 s of `plm generate` on the Zen 3), and
+print what the explicit backend printed.
 
 Each test runs the CLI twice in fresh processes: first with the backend named (exporting
 the ONNX graph, saving the tokenizer: torch and transformers may load), then with `auto`,
@@ -19,7 +20,7 @@ import pytest
 
 from plmkit.backends import registry, select
 
-HEAVY = ("torch", "transformers")
+HEAVY = ("torch", "transformers", "pydantic")
 RUN_CLI = (
     "import atexit, sys\n"
     "heavy = set(sys.argv[1].split(','))\n"
