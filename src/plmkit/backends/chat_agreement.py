@@ -5,6 +5,17 @@ the capital of France?" with "L'Étoile, la Cité, ...": a near-tie at the first
 mean over many tokens does not see. So each candidate answers CHAT_QUESTIONS (through the
 model's chat template, greedy, CHAT_TOKENS each) and an answer counts as changed when it is
 neither fp32's tokens nor names the known answer where fp32's does too.
+
+Why no 4- or 8-bit engine passes on smollm2 (measured on the Zen 3, 2026-12-03): fp32's
+first answer token to France is "The" at 25.325 against "L" at 25.243, a 0.08 logit tie.
+llama.cpp quantises every activation to 8 bits for its 4- and 8-bit weight types, and that
+alone flips it: the shipped Q4_1 with one tensor group in F16 (the dequantised values, so
+only activations change) still answered "L'Étoile" with any one group exact (token_embd,
+ffn_down, attn_output, attn_v, attn_q/k, ffn_gate/up); the F16 copy kept all 28. ONNX
+Runtime GenAI's int4 MatMulNBits ran 95-104 tok/s with 8-bit activations and 52-56 with
+fp32 ones (against llama.cpp F16's 50), and its requantisation of the Q4_1 weights (integer
+zero points, a 4-bit lm_head) changed 10 of 28 answers either way, so it is not an engine
+here.
 """
 
 from __future__ import annotations
