@@ -69,6 +69,7 @@ def run_bench(
     """
     from plmkit import hardware
     from plmkit.bench import machine
+    from plmkit.bench.limits import raise_limits
 
     say = on_progress or (lambda _: None)
     busy_before = hardware.busy_cores(0.5)
@@ -97,6 +98,9 @@ def run_bench(
             "rows": [row.to_dict() for row in rows],
         }
         _save(save, report, start)
+    if any(r.get("limit_from") for v in report["scenarios"].values() for r in v["rows"]):
+        say("measuring machine limits again")
+        raise_limits(report, machine.limits(quick=options.quick))
     report["seconds"] = round(time.perf_counter() - start, 1)
     report["load"] = {
         "busy_cores_elsewhere_before": busy_before,

@@ -21,7 +21,7 @@ from plmkit.bench.harness import (
     race,
     request_latency,
 )
-from plmkit.bench.limits import encoder_limit
+from plmkit.bench.limits import encoder_limit, encoder_limit_key
 from plmkit.bench.measure import Row
 from plmkit.bench.options import BenchOptions
 from plmkit.bench.workload import bench_classifier, movie_sentences
@@ -104,6 +104,7 @@ def scenario(options: BenchOptions) -> list[Row]:
                 vs="" if engine.baseline else BASELINE,
                 # ONNX classifier exports run the last layer for the first token alone
                 limit=encoder_limit(options, name, config, mean_tokens, name.startswith("onnx")),
+                limit_from=encoder_limit_key(name),
                 note="auto picks this" if name == auto else "",
                 rounds=engine.rounds_run,
                 **request_latency(engine, probe),

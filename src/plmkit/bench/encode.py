@@ -20,7 +20,7 @@ from plmkit.bench.harness import (
     race,
     request_latency,
 )
-from plmkit.bench.limits import encoder_limit
+from plmkit.bench.limits import encoder_limit, encoder_limit_key
 from plmkit.bench.measure import Row
 from plmkit.bench.options import BenchOptions
 from plmkit.bench.workload import movie_sentences
@@ -92,6 +92,7 @@ def scenario(options: BenchOptions) -> list[Row]:
                 else f"cosine vs fp32 {cosine(engine.output, reference):.4f}",
                 vs="" if engine.baseline or not engines[0].baseline else BASELINE,
                 limit=encoder_limit(options, name, config, mean_tokens),
+                limit_from=encoder_limit_key(name),
                 note="auto picks this" if name == auto else "",
                 rounds=engine.rounds_run,
                 **request_latency(engine, probe),

@@ -22,7 +22,7 @@ from plmkit.bench.harness import (
     probe_rate,
     race,
 )
-from plmkit.bench.limits import decoder_limit, decoder_parameters
+from plmkit.bench.limits import DECODER_LIMIT_KEY, decoder_limit, decoder_parameters
 from plmkit.bench.measure import Row, percentiles, timed
 from plmkit.bench.options import BenchOptions
 from plmkit.config import GenerateConfig
@@ -189,6 +189,7 @@ def scenario(options: BenchOptions) -> list[Row]:
                 quality=quality,
                 vs="" if engine.baseline else hf.name,
                 limit=decoder_limit(options, name, options.decoder, parameters),
+                limit_from=DECODER_LIMIT_KEY,
                 note="auto picks this" if name == auto else "",
                 rounds=engine.rounds_run,
                 **_timing(engine),

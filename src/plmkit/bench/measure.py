@@ -34,6 +34,8 @@ class Row:
     vs: str = ""
     limit: float | None = None
     """The machine's ceiling for this row, in `unit` (from the measured limits)."""
+    limit_from: str | None = None
+    """The key of the limits `limit` was computed from (a run's end may raise it)."""
     note: str = ""
     rounds: int | None = None
     """Timed rounds, the best of which counts (fewer than asked for a slow engine: see

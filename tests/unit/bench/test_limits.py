@@ -49,3 +49,33 @@ def test_decoder_limit_is_bandwidth_over_weight_bytes():
     assert decoder_limit(options, "torch-fp32", "unused", 1000) == pytest.approx(2e6)
     assert decoder_limit(options, "torch-bf16", "unused", 1000) == pytest.approx(4e6)
     assert decoder_limit(BenchOptions(), "torch-fp32", "unused", 1000) is None
+
+
+def test_limits_measured_again_raise_the_ceilings_that_rose():
+    """At a run's end each limit becomes the higher of its two measurements, and the rows
+    computed from it follow; a slower second measurement changes nothing."""
+    from plmkit.bench.limits import raise_limits
+
+    encode = {
+        "throughput": 220.0,
+        "limit": 200.0,
+        "of_limit": 1.1,
+        "limit_from": "matmul_fp32_gflops",
+    }
+    decode = {
+        "throughput": 50.0,
+        "limit": 100.0,
+        "of_limit": 0.5,
+        "limit_from": "memory_bandwidth_gbs",
+    }
+    baseline = {"throughput": 10.0, "limit": None, "of_limit": None, "limit_from": None}
+    report = {
+        "limits": {"matmul_fp32_gflops": 100.0, "memory_bandwidth_gbs": 10.0},
+        "scenarios": {"encode": {"rows": [encode, baseline]}, "generate": {"rows": [decode]}},
+    }
+    raise_limits(report, {"matmul_fp32_gflops": 150.0, "memory_bandwidth_gbs": 5.0})
+    assert report["limits"] == {"matmul_fp32_gflops": 150.0, "memory_bandwidth_gbs": 10.0}
+    assert report["limits_measured"]["start"]["matmul_fp32_gflops"] == 100.0
+    assert encode["limit"] == 300.0 and encode["of_limit"] == pytest.approx(0.733, abs=1e-3)
+    assert decode["limit"] == 100.0 and decode["of_limit"] == 0.5
+    assert baseline["limit"] is None
