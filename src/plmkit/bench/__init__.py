@@ -87,6 +87,7 @@ def run_bench(
     }
     report["complete"] = False
     _save(save, report, start)
+    later: list[dict[str, float]] = []  # limits measured again, after the scenarios
     for name in wanted:
         function = _scenario(name)
         say(f"running {name}")
@@ -98,9 +99,11 @@ def run_bench(
             "rows": [row.to_dict() for row in rows],
         }
         _save(save, report, start)
-    if any(r.get("limit_from") for v in report["scenarios"].values() for r in v["rows"]):
+        if any(r.limit_from for r in rows):  # a quick sample of the limits after each
+            later.append(machine.limits(quick=True))
+    if later:
         say("measuring machine limits again")
-        raise_limits(report, machine.limits(quick=options.quick))
+        raise_limits(report, [*later, machine.limits(quick=options.quick)])
     report["seconds"] = round(time.perf_counter() - start, 1)
     report["load"] = {
         "busy_cores_elsewhere_before": busy_before,
