@@ -150,6 +150,43 @@ class TorchCausalLM(CausalLMBackend):
                 **kwargs,
             )
 
+    def greedy_batch(
+        self, prompts: Sequence[Sequence[int]], max_new_tokens: int
+    ) -> tuple[list[list[int]], list[float]]:
+        """Greedy continuations of the prompts, decoded together (left-padded, one forward a
+        step), and for each row the smallest gap between its top two logits on the way.
+        Padding moves fp32 logits a little, so a row whose gap stayed wide is the
+        continuation batch 1 gives (`auto` decodes its fp32 reference this way)."""
+        width = max(len(p) for p in prompts)
+        steps = self.room(width, max_new_tokens)
+        if steps == 0:
+            return [[] for _ in prompts], [float("inf")] * len(prompts)
+        ids = torch.tensor([[self.pad_token_id] * (width - len(p)) + list(p) for p in prompts])
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
+        with torch.inference_mode():
+            out = self.model.generate(
+                input_ids=ids,
+                attention_mask=mask,
+                max_new_tokens=steps,
+                min_new_tokens=0,
+                do_sample=False,
+                temperature=None,
+                top_k=None,
+                top_p=None,
+                pad_token_id=self.pad_token_id,
+                output_logits=True,
+                return_dict_in_generate=True,
+            )
+        top2 = torch.stack(out.logits, 1).float().topk(2, -1).values  # (B, steps, 2)
+        gaps = (top2[..., 0] - top2[..., 1]).tolist()
+        outputs, smallest = [], []
+        for row, new in enumerate(out.sequences[:, width:].tolist()):
+            length = next((i + 1 for i, t in enumerate(new) if t in self.eos_token_ids), None)
+            new = new[: length or len(new)]
+            outputs.append(new)
+            smallest.append(min(gaps[row][: len(new)], default=float("inf")))
+        return outputs, smallest
+
     def token_logprobs(self, ids: Sequence[int]) -> np.ndarray:
         with torch.inference_mode():
             logits = self.model(input_ids=torch.tensor([list(ids)])).logits[0, :-1].float()

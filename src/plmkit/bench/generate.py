@@ -41,6 +41,12 @@ PROMPTS = (
 )
 
 
+BATCH_ROUND_BUDGET_S = 12.0
+"""`race`'s budget for the batched engines: two rounds of 7-9 s (llama.cpp and CTranslate2, 8
+prompts on a Zen 3) and no third, 30 s of `plm bench all`. Their ratio is over a single
+stream timed best of three, so fewer rounds can only understate it."""
+
+
 def chat_ids(tokenizer, prompt: str) -> list[int]:
     """Token ids of `prompt` in the model's chat template (the raw prompt if it has none)."""
     chat = bool(getattr(tokenizer, "chat_template", None))
@@ -239,7 +245,7 @@ def _concurrent(
             return Engine(label, run, probe=probe, warm=warm)
 
         enter(engines, load, slow, name)
-    race(engines, options.rounds)
+    race(engines, options.rounds, BATCH_ROUND_BUDGET_S)
     rows = []
     for engine in engines:
         name = _backend(engine)

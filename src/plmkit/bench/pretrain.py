@@ -120,7 +120,9 @@ def scenario(options: BenchOptions) -> list[Row]:
     texts = load_texts("movie-snippets")
     if options.quick:
         texts = texts[:2000]
-    measured = measure_packing(texts, options.encoder, steps=2 if options.quick else 8)
+    # 5 timed steps after 1: fixed-shape steps vary little, and 8 after 2 took 95 s of a Zen 3's
+    # `plm bench all` (`bench/pretrain_packing.py` still times 8 by default)
+    measured = measure_packing(texts, options.encoder, steps=2 if options.quick else 5, warmup=1)
     arms = measured["arms"]
     baseline = "MLM training, padded per line to 128"
     rows = [

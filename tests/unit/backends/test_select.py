@@ -218,3 +218,16 @@ def test_a_torch_engine_must_be_clearly_faster_to_win(speeds, want):
     notes: list[str] = []
     assert select.fastest_to_start(speeds, notes) == want
     assert bool(notes) == (want != max(speeds, key=speeds.get))
+
+
+def test_the_fp32_reference_decodes_a_near_tie_again_alone():
+    from plmkit.backends.select import REFERENCE_TIE_GAP, _reference_greedy
+
+    class Batched:  # the second row came within a tie of another token in the batch
+        def greedy_batch(self, prompts, tokens):
+            return [[1, 2], [9, 9]], [1.0, REFERENCE_TIE_GAP / 10]
+
+        def stream(self, prompt, tokens, sampling):
+            yield from [7, 8][:tokens]
+
+    assert _reference_greedy(Batched(), [[5], [6]], 2) == [[1, 2], [7, 8]]

@@ -54,6 +54,18 @@ def test_torch_stream_matches_hf_generate(tiny_llama_dir, prompt_of):
     assert batched[0] == streamed
 
 
+def test_greedy_batch_gives_each_prompt_its_own_greedy_tokens_and_gap(tiny_llama_dir, prompt_of):
+    backend = backends.load_causal_lm_backend(str(tiny_llama_dir), "torch-fp32")
+    prompt = prompt_of(tiny_llama_dir)
+    prompts = [prompt, prompt[:3], prompt[1:]]
+    outputs, gaps = backend.greedy_batch(prompts, 6)
+    assert outputs == [list(backend.stream(p, 6, Sampling())) for p in prompts]
+    with torch.inference_mode():  # the smallest top-2 gap of the first row, computed alone
+        logits = backend.model(input_ids=torch.tensor([prompt + outputs[0]])).logits[0]
+    top2 = logits[len(prompt) - 1 : len(prompt) - 1 + len(outputs[0])].topk(2, -1).values
+    assert gaps[0] == pytest.approx(float((top2[:, 0] - top2[:, 1]).min()), abs=1e-3)
+
+
 def test_bf16_decoder_scores_like_fp32(tiny_llama_dir, prompt_of):
     if registry.missing("torch-bf16"):
         pytest.skip(registry.missing("torch-bf16"))

@@ -1,7 +1,7 @@
 """bench/train.py: the train scenario measures every arm through the recipe, ratio to reference."""
 
 from plmkit.bench import SCENARIOS, BenchOptions
-from plmkit.bench.train import measure_training, scenario
+from plmkit.bench.train import ARMS, measure_training, scenario
 
 
 def test_measure_training_on_a_tiny_model(tiny_bert_dir, sentiment_csv):
@@ -45,6 +45,12 @@ def test_scenario_rows_from_the_measured_arms(monkeypatch):
     assert default["name"] == "default (fine-tune tiny, batch 32, max_length 40)"
     assert not default["baseline"] and default["ratio"] == 25.0
     assert default["note"] == "fp32 (no native bf16); mean-based ratio 24.5"
-    scenario(BenchOptions(encoder="tiny"))  # a full run: every arm, default steps
-    assert calls[-1] == ("tiny", {})
+    monkeypatch.setattr("plmkit.training.decide_bf16", lambda requested: (False, "fp32"))
+    rows = scenario(BenchOptions(encoder="tiny"))  # a full run: default steps
+    assert calls[-1] == ("tiny", {"arms": ("reference", "default",
+                                           "default + frozen word embeddings")})  # fmt: skip
+    assert rows[1].note.endswith("; also the default fp32 arm here")
+    monkeypatch.setattr("plmkit.training.decide_bf16", lambda requested: (True, "bf16"))
+    scenario(BenchOptions(encoder="tiny"))  # bf16 by default: fp32 is an arm of its own
+    assert calls[-1] == ("tiny", {"arms": tuple(ARMS)})
     assert SCENARIOS["train"] == "plmkit.bench.train:scenario"
