@@ -72,7 +72,11 @@ def optimized_session(path: Path):
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
     partial = saved.with_name(f"{saved.name}.{os.getpid()}.tmp")
     options.optimized_model_filepath = str(partial)
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    try:
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except BaseException:  # no half-written graph left beside the export
+        partial.unlink(missing_ok=True)
+        raise
     try:  # a reader sees the whole file or none (another process may write it too)
         os.replace(partial, saved)
     except OSError:  # a read-only cache: optimised again next time

@@ -169,3 +169,20 @@ def test_graph_optimised_once_and_reused(tiny_bert_dir, texts):
         ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     )
     np.testing.assert_allclose(again.run(None, feeds)[0], first, rtol=0, atol=1e-6)
+
+
+def test_a_session_that_fails_after_writing_leaves_no_partial_file(tmp_path, monkeypatch):
+    import onnxruntime as ort
+
+    from plmkit.backends.onnx_backend import optimized_session
+
+    def fails_after_writing(path, options, providers):  # e.g. out of memory once written
+        with open(options.optimized_model_filepath, "wb") as partial:
+            partial.write(b"half a graph")
+        raise RuntimeError("session creation failed")
+
+    monkeypatch.setattr(ort, "InferenceSession", fails_after_writing)
+    (tmp_path / "model.onnx").write_bytes(b"a graph")
+    with pytest.raises(RuntimeError, match="session creation failed"):
+        optimized_session(tmp_path / "model.onnx")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
