@@ -113,13 +113,14 @@ def measure_training(
 ) -> dict[str, Any]:
     """Samples/s of each arm (see the module docstring) and each arm's ratio to reference.
 
-    `steps`: timed steps per arm (default: reference 5, the others 32). The reference pads
-    every batch to 512 tokens, so its steps vary little (7-9 s each on a Zen 3).
+    `steps`: timed steps per arm (default: reference 3, the others 32). The reference pads
+    every batch to 512 tokens, so its steps vary little (7-10 s each on a Zen 3, where its
+    5 timed steps before were 45 s of `plm bench all`); its median is over 3.
     """
     from plmkit.recipes.finetune_classifier import prepare
 
     say = on_progress or (lambda _: None)
-    steps = {name: 5 if name == "reference" else 32 for name in arms} | (steps or {})
+    steps = {name: 3 if name == "reference" else 32 for name in arms} | (steps or {})
     slow = [name for name in arms if name == "reference"]
     fast = [name for name in arms if name != "reference"]
     per_turn = max(
