@@ -59,12 +59,32 @@ def map_padded(
     forward: Callable[[list[int], np.ndarray, np.ndarray], Sequence[R]],
     show_progress: bool = False,
     description: str = "batches",
+    workers: int = 1,
 ) -> list[R]:
     """`forward(indices, input_ids, attention_mask)` returns one result per row of each
-    length-sorted batch; the results come back in input order."""
+    length-sorted batch; the results come back in input order.
+
+    `workers` > 1 runs that many batches at once on threads (for engines that run a batch on
+    one core and release the GIL: `backends.batch_plan`), with a few batches padded ahead."""
     results: list[tuple[int, R]] = []
     batches = padded_batches(tokenizer, ids, batch_size, show_progress, description)
-    for batch, input_ids, attention_mask in batches:
-        rows = forward(batch, input_ids, attention_mask)
-        results.extend(zip(batch, rows, strict=True))
+    if workers <= 1 or len(ids) <= batch_size:  # one batch: no threads to start
+        for batch, input_ids, attention_mask in batches:
+            rows = forward(batch, input_ids, attention_mask)
+            results.extend(zip(batch, rows, strict=True))
+        return restore_order(results)
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run(batch: list[int], input_ids: np.ndarray, attention_mask: np.ndarray) -> list:
+        return list(zip(batch, forward(batch, input_ids, attention_mask), strict=True))
+
+    with ThreadPoolExecutor(workers) as pool:
+        pending: deque = deque()
+        for item in batches:
+            pending.append(pool.submit(run, *item))
+            if len(pending) >= 2 * workers:  # memory stays a few batches deep
+                results.extend(pending.popleft().result())
+        while pending:
+            results.extend(pending.popleft().result())
     return restore_order(results)

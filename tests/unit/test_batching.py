@@ -65,3 +65,24 @@ def test_map_padded_equals_an_unbatched_loop(tokenizer):
 def test_map_padded_needs_one_result_per_row(tokenizer):
     with pytest.raises(ValueError):
         map_padded(tokenizer, ids_of([1, 2, 3]), 2, lambda batch, x, m: [0])
+
+
+def test_map_padded_runs_batches_at_once_on_workers_and_keeps_input_order(tokenizer):
+    import threading
+
+    ids = ids_of(LENGTHS)
+    both_in = threading.Barrier(2, timeout=10)  # raises unless two batches run at once
+    calls, lock = [], threading.Lock()
+
+    def forward(batch, input_ids, attention_mask):
+        with lock:
+            calls.append(threading.get_ident())
+            first_two = len(calls) <= 2
+        if first_two:
+            both_in.wait()
+        return [int((input_ids[r] * attention_mask[r]).sum()) for r in range(len(batch))]
+
+    got = map_padded(tokenizer, ids, 2, forward, workers=2)
+    assert got == [sum(x) for x in ids] and len(set(calls[:2])) == 2
+    with pytest.raises(ValueError):  # a worker's error reaches the caller
+        map_padded(tokenizer, ids, 2, lambda batch, x, m: [0], workers=2)

@@ -22,7 +22,7 @@ import numpy as np
 
 from plmkit import loading
 from plmkit.backends import registry
-from plmkit.backends.base import CausalLMBackend, EncoderBackend, Sampling, Task
+from plmkit.backends.base import CausalLMBackend, EncoderBackend, Sampling, Task, batch_plan
 from plmkit.backends.registry import DECODER_BACKENDS, ENCODER_BACKENDS, choices
 from plmkit.batching import map_padded
 from plmkit.errors import InvalidInputError
@@ -37,6 +37,7 @@ __all__ = [
     "EncoderBackend",
     "Sampling",
     "available",
+    "batch_plan",
     "choices",
     "choose",
     "forward_sorted",
@@ -154,14 +155,15 @@ def forward_sorted(
         tokenizer.model_max_length, getattr(backend.config, "max_position_embeddings", 512)
     )
     ids = tokenizer(list(texts), truncation=True, max_length=limit)["input_ids"]
+    rows, workers, run = batch_plan(backend, batch_size)
 
     def forward(batch: list[int], input_ids: np.ndarray, mask: np.ndarray) -> list[np.ndarray]:
-        out = backend.forward(input_ids, mask)  # (B, T, H) or (B, C)
+        out = run(input_ids, mask)  # (B, T, H) or (B, C)
         return [
             out[row, : len(ids[i])] if out.ndim == 3 else out[row] for row, i in enumerate(batch)
         ]
 
-    return map_padded(tokenizer, ids, batch_size, forward)
+    return map_padded(tokenizer, ids, rows, forward, workers=workers)
 
 
 def unload_all() -> None:

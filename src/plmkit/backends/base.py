@@ -59,9 +59,31 @@ class EncoderBackend(ABC):
     config: Any = None
     """The Hugging Face config (hidden_size, id2label, max_position_embeddings...)."""
 
+    concurrency: int = 1
+    """Batches the engine runs at once, one per core, each through `forward_alone` (1: one
+    batch at a time through `forward`, which may use every core itself)."""
+    run_rows: int = 0
+    """With `concurrency` > 1: the most rows such a batch holds (0: the caller's batch size)."""
+
     @abstractmethod
     def forward(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         """(B, T) int64 ids and mask -> (B, T, H) token states (embed) or (B, C) logits."""
+
+    def forward_alone(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        """`forward` on one core, for running `concurrency` batches at once."""
+        return self.forward(input_ids, attention_mask)
+
+
+def batch_plan(
+    backend: EncoderBackend, batch_size: int
+) -> tuple[int, int, Callable[[np.ndarray, np.ndarray], np.ndarray]]:
+    """(rows per batch, batches at once, the forward to call) for running many texts through
+    `backend` (`batching.map_padded(..., workers=...)`): an engine with `concurrency` > 1
+    gets whole batches of at most `run_rows` rows on each core at once."""
+    if backend.concurrency > 1:
+        rows = min(batch_size, backend.run_rows or batch_size)
+        return rows, backend.concurrency, backend.forward_alone
+    return batch_size, 1, backend.forward
 
 
 class CausalLMBackend(ABC):

@@ -16,6 +16,10 @@ from plmkit import loading
 from plmkit.backends.base import EncoderBackend, Task
 from plmkit.hardware import cpu_info
 
+RUN_ROWS = 8
+"""Rows per ONNX run when many texts come at once: batches of 8 beat 16 and 32 (and 4) on
+MiniLM, one per core (Zen 3)."""
+
 
 class OnnxEncoder(EncoderBackend):
     def __init__(self, model: str, task: Task, quantization: str = "int8") -> None:
@@ -30,6 +34,11 @@ class OnnxEncoder(EncoderBackend):
         # spin either (in `plm serve` spinning ones took the event loop's cores: 182 vs 222
         # req/s for 16 embedding clients).
         self.threads = cpu_info().threads
+        # Many texts (`batch_plan`): whole batches of RUN_ROWS, one per core at once, with no
+        # wait for the slower half of each batch and the padding and pooling of one batch
+        # beside the run of another. MiniLM int8-partial on 1,000 movie snippets (Zen 3, best
+        # of 8 alternating, three runs): 256-287 texts/s against 215-236 for halves of 32.
+        self.concurrency, self.run_rows = self.threads, RUN_ROWS
         self._pool: ThreadPoolExecutor | None = None
         self._pool_pid = 0
         self.session = optimized_session(path)
@@ -43,6 +52,9 @@ class OnnxEncoder(EncoderBackend):
         parts = np.array_split(np.arange(rows), min(self.threads, rows))
         run = lambda part: self._run(input_ids[part], attention_mask[part])  # noqa: E731
         return np.concatenate(list(self._pool.map(run, parts)))  # (B, T, H) or (B, C)
+
+    def forward_alone(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        return self._run(input_ids, attention_mask)
 
     def _run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         feeds = {

@@ -133,6 +133,8 @@ class _Classifier:
     tokenizer: Any
     label_names: list[str]
     max_length: int
+    engine: Any = None
+    """The backend behind `forward` (None: plain torch), for `backends.batch_plan`."""
 
 
 def _load(model: str, backend: str) -> _Classifier:
@@ -140,14 +142,17 @@ def _load(model: str, backend: str) -> _Classifier:
 
     tokenizer = loading.cached("tokenizer", model)
     config = loading.load_config(model)
+    engine = None
     if backend == "torch":
         forward = torch_forward(loading.load_classifier(model))
     else:
         from plmkit.backends import load_encoder_backend
 
-        forward = load_encoder_backend(model, "classify", backend).forward
+        engine = load_encoder_backend(model, "classify", backend)
+        forward = engine.forward
     label_names = [config.id2label[i] for i in range(config.num_labels)]
-    return _Classifier(forward, tokenizer, label_names, model_max_length(tokenizer, config))
+    max_length = model_max_length(tokenizer, config)
+    return _Classifier(forward, tokenizer, label_names, max_length, engine)
 
 
 def classify(
@@ -181,11 +186,16 @@ def _forward(
     clf: _Classifier, ids: list[list[int]], batch_size: int, show_progress: bool
 ) -> list[np.ndarray]:
     """(K,) class probabilities per text, in input order."""
+    rows, workers, run = batch_size, 1, clf.forward
+    if clf.engine is not None:
+        from plmkit.backends import batch_plan
+
+        rows, workers, run = batch_plan(clf.engine, batch_size)
 
     def forward(batch: list[int], input_ids: np.ndarray, attention_mask: np.ndarray):
-        return softmax(clf.forward(input_ids, attention_mask))  # (B, K)
+        return softmax(run(input_ids, attention_mask))  # (B, K)
 
-    return map_padded(clf.tokenizer, ids, batch_size, forward, show_progress, "classifying")
+    return map_padded(clf.tokenizer, ids, rows, forward, show_progress, "classifying", workers)
 
 
 def postprocess(

@@ -103,9 +103,10 @@ def _forward(
     show_progress: bool,
 ) -> list[_Encoded]:
     """Pooled embedding (and token states) per text, in input order."""
+    rows, workers, run = backends.batch_plan(encoder, batch_size)
 
     def forward(batch: list[int], input_ids: np.ndarray, attention_mask: np.ndarray) -> list:
-        states = encoder.forward(input_ids, attention_mask)  # (B, T, H) float32
+        states = run(input_ids, attention_mask)  # (B, T, H) float32
         pooled = pool(states, attention_mask, pooling, normalize)  # (B, H)
         return [
             _Encoded(
@@ -114,7 +115,7 @@ def _forward(
             for row, index in enumerate(batch)
         ]
 
-    return map_padded(tokenizer, ids, batch_size, forward, show_progress, "encoding")
+    return map_padded(tokenizer, ids, rows, forward, show_progress, "encoding", workers)
 
 
 def postprocess(

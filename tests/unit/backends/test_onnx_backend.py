@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from plmkit import backends
 from plmkit.backends import registry
 
 PARTIAL_LOGIT_TOLERANCE = 0.02
@@ -186,3 +187,25 @@ def test_a_session_that_fails_after_writing_leaves_no_partial_file(tmp_path, mon
     with pytest.raises(RuntimeError, match="session creation failed"):
         optimized_session(tmp_path / "model.onnx")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
+
+
+def test_many_texts_run_whole_batches_one_per_core_with_the_same_results(tiny_bert_dir, texts):
+    from plmkit.backends import batch_plan
+    from plmkit.backends.onnx_backend import RUN_ROWS
+    from plmkit.pipelines.encode import encode
+
+    backend = backends.load_encoder_backend(str(tiny_bert_dir), "embed", "onnx-int8-partial")
+    threads = backend.threads
+    try:
+        backend.threads = backend.concurrency = 2  # as on a 2-core machine, whatever this one has
+        rows, workers, run = batch_plan(backend, 32)
+        assert (rows, workers) == (RUN_ROWS, 2) and run == backend.forward_alone
+        assert batch_plan(backend, 4)[0] == 4  # never more rows than asked for
+        many = texts * 5
+        at_once = encode(many, str(tiny_bert_dir), backend="onnx-int8-partial").embeddings
+        backend.concurrency = 1  # one batch at a time, its rows split across the cores
+        assert batch_plan(backend, 32) == (32, 1, backend.forward)
+        in_turn = encode(many, str(tiny_bert_dir), backend="onnx-int8-partial").embeddings
+    finally:
+        backend.threads = backend.concurrency = threads
+    np.testing.assert_allclose(at_once, in_turn, rtol=0, atol=1e-5)
