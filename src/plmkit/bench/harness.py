@@ -130,14 +130,17 @@ def enter(
 def race(engines: list[Engine], rounds: int, budget_s: float = ROUND_BUDGET_S) -> None:
     """Timed rounds, engines interleaved (start rotating), best round kept for each; after
     MIN_ROUNDS, an engine whose rounds so far took `budget_s` or more sits the rest out
-    (`rounds_run` says how many it had).
+    (`rounds_run` says how many it had). The baseline never does: the best of fewer rounds
+    is a slower best, and every ratio is over it (a slow hour on a Zen 3 gave the
+    SentenceTransformer 2 rounds against the engines' 3).
 
     On a shared machine a burst of someone else's work then hits every engine alike.
     """
     for round_ in range(rounds if engines else 0):
         shift = round_ % len(engines)
         for engine in engines[shift:] + engines[:shift]:
-            if engine.rounds_run >= MIN_ROUNDS and engine.timed_seconds >= budget_s:
+            spent = engine.rounds_run >= MIN_ROUNDS and engine.timed_seconds >= budget_s
+            if spent and not engine.baseline:
                 continue
             if engine.rounds_run == 0 and engine.warm is not None:  # its first whole run
                 with PeakMemory() as memory:

@@ -108,3 +108,6 @@ def test_a_slow_engine_sits_out_the_rounds_after_its_budget(monkeypatch):
     rounds = {e.name: e.rounds_run for e in engines}
     assert rounds == {"fast": 3, "slow": 2, "middling": 2, "ten": 2}
     assert {e.name: e.best_seconds for e in engines} == seconds
+    baseline = Engine("slow", lambda: "slow", baseline=True)  # every round, however slow
+    race([baseline], 3, budget_s=20.0)
+    assert baseline.rounds_run == 3
