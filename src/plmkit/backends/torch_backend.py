@@ -25,6 +25,8 @@ from plmkit.backends.base import (
 )
 from plmkit.backends.sampling import pick_token
 
+_GREEDY = {"do_sample": False, "temperature": None, "top_k": None, "top_p": None}
+"""HF `generate` arguments for greedy decoding (None drops the model's sampling defaults)."""
 Precision = Literal["fp32", "bf16", "int8"]
 _DTYPES = {"fp32": None, "bf16": torch.bfloat16, "int8": None}  # None: shares loading.cached fp32
 
@@ -113,8 +115,7 @@ class TorchCausalLM(CausalLMBackend):
         limits = [self.room(width, limit) for limit in limits]
         if max(limits) == 0:
             return
-        ids = torch.tensor([[self.pad_token_id] * (width - len(p)) + list(p) for p in prompts])
-        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
+        ids, mask = self._left_padded(prompts, width)
         done = [limit == 0 for limit in limits]
         made = [0] * len(prompts)
         eos = self.eos_token_ids
@@ -129,7 +130,7 @@ class TorchCausalLM(CausalLMBackend):
                     done[row] = stop or token in eos or made[row] >= limits[row]
                 return torch.tensor(done)
 
-        kwargs = {"do_sample": False, "temperature": None, "top_k": None, "top_p": None}
+        kwargs = dict(_GREEDY)
         if not sampling.greedy:
             torch.manual_seed(sampling.seed or 0)
             kwargs = {
@@ -161,18 +162,14 @@ class TorchCausalLM(CausalLMBackend):
         steps = self.room(width, max_new_tokens)
         if steps == 0:
             return [[] for _ in prompts], [float("inf")] * len(prompts)
-        ids = torch.tensor([[self.pad_token_id] * (width - len(p)) + list(p) for p in prompts])
-        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
+        ids, mask = self._left_padded(prompts, width)
         with torch.inference_mode():
             out = self.model.generate(
                 input_ids=ids,
                 attention_mask=mask,
                 max_new_tokens=steps,
                 min_new_tokens=0,
-                do_sample=False,
-                temperature=None,
-                top_k=None,
-                top_p=None,
+                **_GREEDY,
                 pad_token_id=self.pad_token_id,
                 output_logits=True,
                 return_dict_in_generate=True,
@@ -186,6 +183,14 @@ class TorchCausalLM(CausalLMBackend):
             outputs.append(new)
             smallest.append(min(gaps[row][: len(new)], default=float("inf")))
         return outputs, smallest
+
+    def _left_padded(
+        self, prompts: Sequence[Sequence[int]], width: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, width) ids and attention mask of the prompts, padded on the left."""
+        ids = torch.tensor([[self.pad_token_id] * (width - len(p)) + list(p) for p in prompts])
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
+        return ids, mask
 
     def token_logprobs(self, ids: Sequence[int]) -> np.ndarray:
         with torch.inference_mode():
