@@ -64,6 +64,9 @@ class EncoderBackend(ABC):
     batch at a time through `forward`, which may use every core itself)."""
     run_rows: int = 0
     """With `concurrency` > 1: the most rows such a batch holds (0: the caller's batch size)."""
+    first_token: bool = False
+    """A classifier whose last layer runs for the first token alone (ONNX exports, where the
+    model allows it: loading/first_token.py): fewer FLOPs per text, for the bench's limit."""
 
     @abstractmethod
     def forward(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:

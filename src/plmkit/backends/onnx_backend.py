@@ -42,6 +42,8 @@ class OnnxEncoder(EncoderBackend):
         self._pool: ThreadPoolExecutor | None = None
         self._pool_pid = 0
         self.session = optimized_session(path)
+        metadata = self.session.get_modelmeta().custom_metadata_map
+        self.first_token = metadata.get(loading.FIRST_TOKEN_KEY) == "1"
 
     def forward(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         rows = len(input_ids)

@@ -54,6 +54,7 @@ def _backend_engine(directory: str, name: str, tokenizer, texts: list[str]) -> E
         run,
         probe=lambda: probe_rate(lambda: run(sample), len(sample)),
         warm=partial(run, texts[:WARM_TEXTS]),
+        handle=backend,
     )
 
 
@@ -102,8 +103,10 @@ def scenario(options: BenchOptions) -> list[Row]:
                 peak_mem_mb=engine.memory_mb,
                 quality=_quality(engine, accuracy, fp32),
                 vs="" if engine.baseline else BASELINE,
-                # ONNX classifier exports run the last layer for the first token alone
-                limit=encoder_limit(options, name, config, mean_tokens, name.startswith("onnx")),
+                # an export whose last layer runs for the first token alone does less work
+                limit=encoder_limit(
+                    options, name, config, mean_tokens, getattr(engine.handle, "first_token", False)
+                ),
                 limit_from=encoder_limit_key(name),
                 note="auto picks this" if name == auto else "",
                 rounds=engine.rounds_run,

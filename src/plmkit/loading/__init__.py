@@ -16,6 +16,7 @@ without network access (unless HF_HUB_OFFLINE=0).
 
 from plmkit.loading.cache import KEPT_MODELS, BoundedCache, cached, clear
 from plmkit.loading.exports import (
+    FIRST_TOKEN_KEY,
     convert_once,
     converted_dir,
     ct2_model_dir,
@@ -46,6 +47,7 @@ from plmkit.loading.saved_tokenizer import SavedTokenizer, load_inference_tokeni
 from plmkit.loading.tokenizer import load_tokenizer, tokenizer_class
 
 __all__ = [
+    "FIRST_TOKEN_KEY",
     "GGUF_REQUANT",
     "KEPT_MODELS",
     "SMOLLM2_GGUF",

@@ -68,6 +68,9 @@ def convert_once(target: Path, marker: str, write: Callable[[Path], None]) -> Pa
 
 
 ONNX_QUANTIZATIONS = ("fp32", "int8", "int8-partial")
+FIRST_TOKEN_KEY = "plmkit.first_token"
+"""ONNX metadata of classifier exports: "1" where the last layer runs for position 0 alone
+(first_token.py), "0" where the whole network was exported; absent in older exports."""
 
 
 def onnx_encoder_file(spec: ModelSpec | str, task: str, quantization: str = "int8") -> Path:
@@ -124,12 +127,13 @@ def _export_onnx(spec: ModelSpec, task: str, path: Path, tokenizer: Any) -> None
 
     import torch
 
-    network = load_encoder(spec) if task == "embed" else load_classifier(spec)
+    whole = load_encoder(spec) if task == "embed" else load_classifier(spec)
     output = "states" if task == "embed" else "logits"
+    network = whole
     if task == "classify":  # the head reads one token: the last layer computes only that one
         from plmkit.loading.first_token import first_token_only  # imports torch
 
-        network = first_token_only(network, _probe(tokenizer))
+        network = first_token_only(whole, _probe(tokenizer))
 
     class Wrapped(torch.nn.Module):
         def __init__(self) -> None:
@@ -155,6 +159,18 @@ def _export_onnx(spec: ModelSpec, task: str, path: Path, tokenizer: Any) -> None
             dynamic_axes=axes,
             opset_version=17,
         )
+    if task == "classify":  # what the bench's FLOP count needs to know (FIRST_TOKEN_KEY)
+        _mark_first_token(path, network is not whole)
+
+
+def _mark_first_token(path: Path, first_token: bool) -> None:
+    """Record in the export's metadata whether its last layer runs for the first token alone;
+    the int8 copies keep it (`quantize_per_token` edits the graph, not the metadata)."""
+    import onnx
+
+    model = onnx.load(str(path))
+    onnx.helper.set_model_props(model, {FIRST_TOKEN_KEY: "1" if first_token else "0"})
+    onnx.save(model, str(path))
 
 
 def ct2_model_dir(spec: ModelSpec | str, quantization: str = "int8") -> Path:

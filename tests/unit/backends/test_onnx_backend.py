@@ -77,6 +77,19 @@ def test_partial_int8_keeps_the_head_and_outlier_channels_fp32(random_classifier
     assert all(list(weights[n.input[1]].dims) == [OUTLIER_CHANNELS] for n in gathers)
 
 
+def test_classifier_exports_say_they_run_the_first_token_alone(random_classifier_dir):
+    """The export's metadata, kept by the int8 copies and ONNX Runtime's saved graph, tells
+    the bench which FLOP count applies (it used to assume every ONNX classifier trimmed)."""
+    from plmkit.backends import build_encoder
+
+    model = str(random_classifier_dir)
+    for quantization in ("fp32", "int8", "int8-partial"):
+        backend = build_encoder(model, "classify", f"onnx-{quantization}")
+        assert backend.first_token, quantization
+        assert build_encoder(model, "classify", f"onnx-{quantization}").first_token  # saved graph
+    assert not build_encoder(model, "classify", "torch-fp32").first_token
+
+
 @pytest.mark.parametrize("name", ["onnx-int8", "onnx-int8-partial"])
 def test_int8_result_does_not_depend_on_the_batch(tiny_bert_dir, name, texts):
     """One activation scale per token: a text's embedding is the same alone and batched with
@@ -209,3 +222,15 @@ def test_many_texts_run_whole_batches_one_per_core_with_the_same_results(tiny_be
     finally:
         backend.threads = backend.concurrency = threads
     np.testing.assert_allclose(at_once, in_turn, rtol=0, atol=1e-5)
+
+
+def test_a_classifier_exported_whole_says_so(random_classifier_dir, tmp_path, monkeypatch):
+    import shutil
+
+    from plmkit.backends import build_encoder
+    from plmkit.loading import first_token
+
+    model = tmp_path / "whole"  # a path of its own: not the export the test above cached
+    shutil.copytree(random_classifier_dir, model)
+    monkeypatch.setattr(first_token, "first_token_only", lambda network, probe: network)
+    assert not build_encoder(str(model), "classify", "onnx-fp32").first_token
