@@ -3,6 +3,8 @@ TTFT, perplexity vs fp32, bandwidth ceilings, and several prompts at once."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from plmkit.bench import BenchOptions, run_bench
@@ -43,6 +45,10 @@ def test_generate_rows(tiny_llama_dir):
         total = int(row["quality"].removesuffix(" tokens in all"))
         assert 0 < total <= 3 * 8 and row["ratio"] > 0  # 3 prompts, at most 8 new tokens each
         assert row["rounds"] >= 1  # --all-engines times every one
+        # over the reference stream timed again in the batches' own rounds
+        paired = re.search(r"stream ([\d.]+) tok/s in these rounds", row["note"])
+        assert paired, row["note"]
+        assert row["ratio"] == pytest.approx(row["throughput"] / float(paired[1]), rel=0.01)
 
 
 def test_batches_far_slower_than_one_stream_are_probed_not_timed(tiny_llama_dir, monkeypatch):
