@@ -170,20 +170,29 @@ def _matmul_seconds(dtype, size: int = 512, repeats: int = 8) -> float:
     return (time.perf_counter() - start) / repeats
 
 
-@lru_cache(maxsize=1)
+_SPEEDUPS: dict[tuple[str, str], float] = {}
+
+
 def bf16_speedup() -> float:
-    """fp32 time / bf16 time for a 512x512 matmul; > 1 means bf16 is faster here."""
+    """fp32 time / bf16 time for a 512x512 matmul; > 1 means bf16 is faster here. Measured
+    once per cache directory (`hardware.json`) and kept per process by that directory too: a
+    process-wide memo let a process that changed PLMKIT_CACHE skip writing the new cache, and
+    the next `plm` there imported torch to measure it again (`plm encode` on ONNX, native
+    bf16: the cold-start test failed on a Zen 4)."""
     info = cpu_info()
     torch_version = package_version("torch", "-")
     key = f"{info.signature}|{torch_version}|{info.threads}|{_kernel_env()}"
     path = cache_dir() / "hardware.json"
-    if (cached := read_json(path).get(key)) is not None:
-        return float(cached)
-    import torch
+    memo = (str(path), key)
+    if memo in _SPEEDUPS:
+        return _SPEEDUPS[memo]
+    if (cached := read_json(path).get(key)) is None:
+        import torch
 
-    speedup = _matmul_seconds(torch.float32) / max(_matmul_seconds(torch.bfloat16), 1e-9)
-    remember(path, key, round(speedup, 3))
-    return speedup
+        cached = _matmul_seconds(torch.float32) / max(_matmul_seconds(torch.bfloat16), 1e-9)
+        remember(path, key, round(cached, 3))
+    _SPEEDUPS[memo] = float(cached)
+    return _SPEEDUPS[memo]
 
 
 def use_bf16() -> bool:

@@ -47,3 +47,22 @@ def test_a_cpu_window_takes_this_process_work_off(monkeypatch):
     monkeypatch.setattr(hardware.os, "cpu_count", lambda: 2)
     window = hardware.CpuWindow()
     assert window.busy_cores() == 0.7
+
+
+def test_bf16_speedup_is_written_to_each_cache_it_is_asked_in(tmp_path, monkeypatch):
+    """A process that moves to another cache directory measures there and writes it down, so
+    that the next process reading that cache needs no torch (it used to keep one answer for
+    the whole process and write only the first cache)."""
+    import json
+
+    seconds = iter([2.0, 1.0, 3.0, 1.0])  # fp32, bf16 in the first cache, then the second
+    monkeypatch.setattr(hardware, "_matmul_seconds", lambda dtype: next(seconds))
+    monkeypatch.setattr(hardware, "_SPEEDUPS", {})
+    first, second = tmp_path / "a", tmp_path / "b"
+    monkeypatch.setenv("PLMKIT_CACHE", str(first))
+    assert hardware.bf16_speedup() == 2.0
+    monkeypatch.setenv("PLMKIT_CACHE", str(second))
+    assert hardware.bf16_speedup() == 3.0
+    assert list(json.loads((second / "hardware.json").read_text()).values()) == [3.0]
+    monkeypatch.setenv("PLMKIT_CACHE", str(first))
+    assert hardware.bf16_speedup() == 2.0  # known: nothing measured (the iterator is spent)
