@@ -81,13 +81,14 @@ def run_bench(
         "hardware": machine.hardware(),
         "versions": machine.versions(),
         "limits": options.limits,
-        "options": {k: v for k, v in vars(options).items() if k != "limits"},
+        "options": {k: v for k, v in vars(options).items() if k not in ("limits", "limit_samples")},
         "scenarios": {},
         "skipped": {},  # scenario -> why it did not run (kept: the results' format)
     }
     report["complete"] = False
     _save(save, report, start)
     later: list[dict[str, float]] = []  # limits measured again, after the scenarios
+    options.limit_samples.clear()  # and after the race rounds (`harness.sample_limits`)
     for name in wanted:
         function = _scenario(name)
         say(f"running {name}")
@@ -101,9 +102,10 @@ def run_bench(
         _save(save, report, start)
         if any(r.limit_from for r in rows):  # a quick sample of the limits after each
             later.append(machine.limits(quick=True))
-    if later:
+    if later or options.limit_samples:
         say("measuring machine limits again")
-        raise_limits(report, [*later, machine.limits(quick=options.quick)])
+        final = machine.limits(quick=options.quick)
+        raise_limits(report, [*options.limit_samples, *later, final])
     report["seconds"] = round(time.perf_counter() - start, 1)
     report["load"] = {
         "busy_cores_elsewhere_before": busy_before,

@@ -20,6 +20,7 @@ from plmkit.bench.harness import (
     probe_rate,
     race,
     request_latency,
+    sample_limits,
 )
 from plmkit.bench.limits import encoder_limit, encoder_limit_key
 from plmkit.bench.measure import Row
@@ -87,7 +88,7 @@ def scenario(options: BenchOptions) -> list[Row]:
     for name in registry.installed("encoder"):
         load = lambda name=name: _backend_engine(directory, name, tokenizer, texts)  # noqa: E731
         enter(engines, load, slow, name)
-    race(engines, options.rounds)
+    race(engines, options.rounds, between=sample_limits(options))
     accuracy = {e.name: float(np.mean(e.output == gold)) * 100 for e in engines}
     fp32 = next((e for e in engines if "torch-fp32" in e.name), None)
     rows = []

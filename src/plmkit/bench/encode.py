@@ -19,6 +19,7 @@ from plmkit.bench.harness import (
     probe_rate,
     race,
     request_latency,
+    sample_limits,
 )
 from plmkit.bench.limits import encoder_limit, encoder_limit_key
 from plmkit.bench.measure import Row
@@ -74,7 +75,7 @@ def scenario(options: BenchOptions) -> list[Row]:
             )
 
         enter(engines, load, slow, name)
-    race(engines, options.rounds)
+    race(engines, options.rounds, between=sample_limits(options))
     reference = engines[0].output
     rows = []
     for engine in engines:

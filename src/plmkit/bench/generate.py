@@ -21,6 +21,7 @@ from plmkit.bench.harness import (
     enter,
     probe_rate,
     race,
+    sample_limits,
 )
 from plmkit.bench.limits import DECODER_LIMIT_KEY, decoder_limit, decoder_parameters
 from plmkit.bench.measure import Row, percentiles, timed
@@ -167,7 +168,7 @@ def scenario(options: BenchOptions) -> list[Row]:
                     note=f"not available: {error.message}",
                 )
             )
-    race(engines, options.rounds)
+    race(engines, options.rounds, between=sample_limits(options))
     reference_text = prompt + hf.output[0]
     reference_logprobs = _reference_logprobs(hf.handle, prompt, reference_text)
     singles: dict[str, float] = {}

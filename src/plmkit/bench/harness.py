@@ -16,6 +16,7 @@ from typing import Any
 
 from plmkit import backends
 from plmkit.bench.measure import PeakMemory, Row, percentiles, timed
+from plmkit.bench.options import BenchOptions
 
 SLOW_PROBE_RATIO = 0.5
 """An engine whose probe runs below this share of the reference's is skipped."""
@@ -127,7 +128,12 @@ def enter(
     return engine
 
 
-def race(engines: list[Engine], rounds: int, budget_s: float = ROUND_BUDGET_S) -> None:
+def race(
+    engines: list[Engine],
+    rounds: int,
+    budget_s: float = ROUND_BUDGET_S,
+    between: Callable[[], Any] | None = None,
+) -> None:
     """Timed rounds, engines interleaved (start rotating), best round kept for each; after
     MIN_ROUNDS, an engine whose rounds so far took `budget_s` or more sits the rest out
     (`rounds_run` says how many it had). The baseline never does: the best of fewer rounds
@@ -135,6 +141,7 @@ def race(engines: list[Engine], rounds: int, budget_s: float = ROUND_BUDGET_S) -
     SentenceTransformer 2 rounds against the engines' 3).
 
     On a shared machine a burst of someone else's work then hits every engine alike.
+    `between` runs after each round (`sample_limits`).
     """
     for round_ in range(rounds if engines else 0):
         shift = round_ % len(engines)
@@ -152,6 +159,18 @@ def race(engines: list[Engine], rounds: int, budget_s: float = ROUND_BUDGET_S) -
             engine.best_seconds = min(engine.best_seconds, seconds)
             engine.timed_seconds += seconds
             engine.rounds_run += 1
+        if between is not None:
+            between()
+
+
+def sample_limits(options: BenchOptions) -> Callable[[], None]:
+    """A `race` callback: the machine's limits sampled again (quick, about a second), so
+    that a row's limit comes from the same spells of the host's speed as the engines' best
+    rounds. Sampled only between scenarios, a Zen 4 run put onnx-fp32 classify at 101% of an
+    fp32 limit of 150-164 GFLOP/s that the same kernel ran at 178-193 twenty minutes later."""
+    from plmkit.bench import machine
+
+    return lambda: options.limit_samples.append(machine.limits(quick=True))
 
 
 def request_latency(engine: Engine, probe: list) -> dict:

@@ -22,6 +22,9 @@ class BenchOptions:
     """Time every engine, even one a short probe shows far slower than fp32 here."""
     limits: dict = field(default_factory=dict)
     """The machine's measured limits (`machine.limits`), filled in by `run_bench`."""
+    limit_samples: list = field(default_factory=list)
+    """The limits sampled again after each round of the races that rows are held to
+    (`harness.sample_limits`); `run_bench` raises `limits` to the highest of all."""
 
     @property
     def n_texts(self) -> int:

@@ -111,3 +111,40 @@ def test_a_slow_engine_sits_out_the_rounds_after_its_budget(monkeypatch):
     baseline = Engine("slow", lambda: "slow", baseline=True)  # every round, however slow
     race([baseline], 3, budget_s=20.0)
     assert baseline.rounds_run == 3
+
+
+def test_between_runs_after_each_round():
+    calls: list[str] = []
+    engines: list[Engine] = []
+    for name in "ab":
+        enter(engines, lambda name=name: Engine(name, lambda name=name: calls.append(name)))
+    calls.clear()
+    race(engines, 2, between=lambda: calls.append("|"))
+    assert calls == ["a", "b", "|", "b", "a", "|"]
+
+
+def test_limits_sampled_in_the_rounds_raise_the_rows_limits(monkeypatch):
+    """A limit sampled between race rounds counts like one sampled between scenarios: the
+    highest of all is each row's ceiling (an engine cannot run above what the machine did)."""
+    from plmkit.bench import BenchOptions, run_bench
+    from plmkit.bench import machine as machine_module
+    from plmkit.bench.harness import sample_limits
+    from plmkit.bench.measure import Row
+
+    samples = iter([10.0, 30.0, 10.0, 10.0])  # start, in the race, after it, the final
+
+    def limits(quick=False):
+        return {"matmul_fp32_gflops": next(samples)}
+
+    def scenario(options):
+        race([Engine("e", lambda: None)], 1, between=sample_limits(options))
+        row = Row("encode", "e", 20.0, "texts/s", limit=10.0, limit_from="matmul_fp32_gflops")
+        return [row]
+
+    monkeypatch.setattr(machine_module, "limits", limits)
+    monkeypatch.setattr("plmkit.bench._scenario", lambda name: scenario)
+    report = run_bench(["encode"], BenchOptions(quick=True))
+    assert report["limits"]["matmul_fp32_gflops"] == 30.0
+    (row,) = report["scenarios"]["encode"]["rows"]
+    assert row["limit"] == 30.0 and row["of_limit"] == round(20 / 30, 3)
+    assert "limit_samples" not in report["options"]
