@@ -250,8 +250,9 @@ def _concurrent(
         return slow.skipped
     # the reference stream again, timed in the same rounds as the batches (and in every
     # round: it is their baseline), so that a slow spell of the machine falls on both sides
-    # of the ratio. On a Zen 4 its own race timed llama-cpp-bf16 at 75 tok/s; the batches
-    # then ran in a spell a third slower, and 8 prompts came out 1.97x (3.8-4.1x paired)
+    # of the ratio. On a Zen 4 8 prompts read 1.97x against the stream's own race, 3.8-4.1x
+    # paired in a process of their own; paired here they still read 1.96-2.74x: the batches
+    # ran slower inside the bench (after torch and CTranslate2 ran?), not yet explained
     paired = enter(engines, lambda: _stream_engine(reference, options, prompts[0]))
     paired.baseline = True
     race(engines, options.rounds, BATCH_ROUND_BUDGET_S)
