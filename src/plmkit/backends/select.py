@@ -44,7 +44,7 @@ from plmkit.backends.calibration import (
 )
 from plmkit.backends.candidates import candidates
 from plmkit.backends.chat_agreement import CHAT_TOKENS, allowed_changes, changed_answers
-from plmkit.backends.timing import TIMED_BATCHES, outputs_of, timed_in_turns
+from plmkit.backends.timing import TIMED_BATCH_SIZE, TIMED_BATCHES, outputs_of, timed_in_turns
 from plmkit.batching import padded_batches
 from plmkit.paths import cache_dir, package_version, read_json, remember, weights_stamp
 from plmkit.registry import resolve
@@ -196,7 +196,7 @@ def choose_encoder(model: str, task: Task, build: Any, loaded: dict[str, Encoder
     labelled = labelled_rows(loading.model_dir(model)) if task == "classify" else None
     texts, labels = labelled if labelled else (list(SENTENCES) * 2, None)
     ids = tokenizer(texts, truncation=True, max_length=128)["input_ids"]
-    padded = list(padded_batches(tokenizer, ids, 32))  # the same batches for every candidate
+    padded = list(padded_batches(tokenizer, ids, TIMED_BATCH_SIZE))  # the same for every candidate
     batches = [{"input_ids": x, "attention_mask": mask} for _, x, mask in padded]
     gold = np.array([labels[i] for order, _, _ in padded for i in order]) if labels else None
     if gold is not None:
@@ -239,10 +239,10 @@ def choose_encoder(model: str, task: Task, build: Any, loaded: dict[str, Encoder
             notes.append(f"{name} rejected: agreement with fp32 {quality:.4f} too low")
     # timed on a quarter of the labelled rows' batches, spread over the lengths (all 512
     # rows, three rounds of five engines, took 30 s of a bench's classify scenario)
-    timing = batches[:: max(1, len(batches) // TIMED_BATCHES)]
-    counted = sum(len(b["input_ids"]) for b in timing)
-    for name, seconds in timed_in_turns(timed, timing).items():
-        measured[name]["speed"] = round(counted / seconds, 1)
+    picked = padded[:: max(1, len(padded) // TIMED_BATCHES)]
+    timing = [ids[i] for order, _, _ in picked for i in order]
+    for name, seconds in timed_in_turns(timed, tokenizer, timing).items():
+        measured[name]["speed"] = round(len(timing) / seconds, 1)
     passing = {n: m["speed"] for n, m in measured.items() if m.get("ok")}
     choice = Choice(fastest_to_start(passing, notes), notes, measured)
     _write_cache(key, choice)

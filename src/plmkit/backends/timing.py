@@ -4,12 +4,10 @@ run the way the pipelines will run it (`base.batch_plan`)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-
-import numpy as np
+from typing import Any
 
 from plmkit.backends.base import EncoderBackend, batch_plan
+from plmkit.batching import map_padded
 
 TIMED_ROUNDS = (3, 8)
 """Rounds over the calibration batches per candidate, fewest and most: more until each took
@@ -18,7 +16,9 @@ texts/s) level with onnx-fp32 (298) on a Zen 3 where the bench then timed them a
 255."""
 TIMED_SECONDS = 1.0
 TIMED_BATCHES = 4
-"""Batches of 32 timed per round, at most (spread over the length-sorted ones)."""
+"""Batches of TIMED_BATCH_SIZE timed per round, at most (spread over the length-sorted ones)."""
+TIMED_BATCH_SIZE = 32
+"""The pipelines' default batch size (`plm encode`, `plm predict`)."""
 
 
 def outputs_of(backend: EncoderBackend, batches: list[dict]) -> list:
@@ -26,35 +26,20 @@ def outputs_of(backend: EncoderBackend, batches: list[dict]) -> list:
     return [backend.forward(b["input_ids"], b["attention_mask"]) for b in batches]
 
 
-def _pieces(batches: list[dict], rows: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Each batch cut into runs of at most `rows` rows, less the columns that are padding in
-    all of them (as `map_padded` pads batches of that size)."""
-    for batch in batches:
-        ids, mask = batch["input_ids"], batch["attention_mask"]
-        for start in range(0, len(ids), rows):
-            part = mask[start : start + rows]
-            keep = part.any(0)  # right or left padding alike
-            yield ids[start : start + rows][:, keep], part[:, keep]
-
-
-def run_as_planned(backend: EncoderBackend, batches: list[dict]) -> None:
-    """One pass over `batches` as `encode` and `classify` run many texts through `backend`:
-    whole batches through `forward`, or, for an engine that runs several at once, pieces of
-    its `run_rows` on `concurrency` threads. Timing `forward` alone timed the ONNX engines
+def run_as_planned(backend: EncoderBackend, tokenizer: Any, ids: list[list[int]]) -> None:
+    """One pass over the token-id lists `ids` as `encode` and `classify` run many texts
+    through `backend` (`batch_plan` and `batching.map_padded`, padding included): batches of
+    TIMED_BATCH_SIZE through `forward`, or, for an engine that runs several at once, batches
+    of its `run_rows` on `concurrency` threads. Timing `forward` alone timed the ONNX engines
     on split batches of 32, which the pipelines no longer run."""
-    size = max(len(b["input_ids"]) for b in batches)
-    rows, workers, run = batch_plan(backend, size)
-    if workers <= 1:
-        for b in batches:
-            run(b["input_ids"], b["attention_mask"])
-        return
-    with ThreadPoolExecutor(workers) as pool:
-        for _ in pool.map(lambda piece: run(*piece), _pieces(batches, rows)):
-            pass
+    rows, workers, run = batch_plan(backend, TIMED_BATCH_SIZE)
+    map_padded(tokenizer, ids, rows, lambda batch, x, mask: run(x, mask), workers=workers)
 
 
-def timed_in_turns(backends: dict[str, EncoderBackend], batches: list[dict]) -> dict[str, float]:
-    """Each backend's best seconds for one pass over `batches` (`run_as_planned`), timed in
+def timed_in_turns(
+    backends: dict[str, EncoderBackend], tokenizer: Any, ids: list[list[int]]
+) -> dict[str, float]:
+    """Each backend's best seconds for one pass over the texts `ids` (`run_as_planned`), timed in
     turns (one pass of each, then again), so that a slow spell of the machine falls on all
     of them alike. In one block each, right after its load, a bench run on a Zen 3 timed
     onnx-int8-partial at 277 texts/s against onnx-fp32's 316; in turns, in a fresh process:
@@ -67,7 +52,7 @@ def timed_in_turns(backends: dict[str, EncoderBackend], batches: list[dict]) -> 
             break
         for name, backend in backends.items():
             start = time.perf_counter()
-            run_as_planned(backend, batches)
+            run_as_planned(backend, tokenizer, ids)
             seconds = time.perf_counter() - start
             best[name], spent[name] = min(best[name], seconds), spent[name] + seconds
     return best

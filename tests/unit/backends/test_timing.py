@@ -9,6 +9,18 @@ import numpy as np
 from plmkit.backends import timing
 
 
+class _Pad:
+    """The one tokenizer method `map_padded` calls: right padding with 0."""
+
+    def pad(self, encoded, return_tensors="np"):
+        rows = encoded["input_ids"]
+        width = max(len(r) for r in rows)
+        return {
+            "input_ids": np.array([list(r) + [0] * (width - len(r)) for r in rows]),
+            "attention_mask": np.array([[1] * len(r) + [0] * (width - len(r)) for r in rows]),
+        }
+
+
 class _Fake:
     concurrency, run_rows = 1, 0
 
@@ -23,9 +35,9 @@ class _Fake:
 def test_candidates_are_timed_in_turns(monkeypatch):
     monkeypatch.setattr(timing, "TIMED_SECONDS", 0.0)  # the fewest rounds suffice
     calls: list[str] = []
-    batch = {"input_ids": np.zeros((1, 2)), "attention_mask": np.ones((1, 2))}
+    texts = [[1, 2]] * (2 * timing.TIMED_BATCH_SIZE)  # two batches
     backends = {n: _Fake(n, calls) for n in ("a", "b")}
-    best = timing.timed_in_turns(backends, [batch, batch])
+    best = timing.timed_in_turns(backends, _Pad(), texts)
     fewest, _ = timing.TIMED_ROUNDS
     assert calls == ["a", "a", "b", "b"] * fewest  # a whole pass each, in turns
     assert set(best) == {"a", "b"} and all(0 <= s < 1 for s in best.values())
@@ -55,19 +67,8 @@ class _Concurrent(_Fake):
 
 
 def test_an_engine_that_runs_batches_at_once_is_timed_that_way():
-    # a right-padded batch of 4: rows 0-1 have 3 tokens, rows 2-3 only 1
-    mask = np.array([[1, 1, 1], [1, 1, 1], [1, 0, 0], [1, 0, 0]])
-    batch = {"input_ids": np.arange(12).reshape(4, 3), "attention_mask": mask}
+    # 4 texts: two of 3 tokens, two of 1, each run padded to its own longest
     engine = _Concurrent()
-    timing.run_as_planned(engine, [batch])
+    timing.run_as_planned(engine, _Pad(), [[5, 6, 7], [8], [9, 10, 11], [12]])
     assert engine.calls == []  # never the split-the-batch `forward`
-    assert sorted(engine.shapes) == [((2, 1), (2, 1)), ((2, 3), (2, 3))]  # padding trimmed
-
-
-def test_left_padding_is_trimmed_from_the_left():
-    mask = np.array([[0, 0, 1], [0, 1, 1]])
-    pieces = list(
-        timing._pieces([{"input_ids": np.arange(6).reshape(2, 3), "attention_mask": mask}], 2)
-    )
-    ((ids, kept),) = pieces
-    assert ids.tolist() == [[1, 2], [4, 5]] and kept.tolist() == [[0, 1], [1, 1]]
+    assert sorted(engine.shapes) == [((2, 1), (2, 1)), ((2, 3), (2, 3))]  # no extra padding
