@@ -11,12 +11,18 @@ size, mtime) and the load class ("quiet", or "busy" when other processes keep
 BUSY_CORES or more busy). A quiet answer of 1 thread also serves a busy machine (sharing
 never makes more threads pay), so then the load is not even probed: a cached start costs
 one JSON read. PLMKIT_LLAMA_THREADS overrides all of it.
+
+The cached answer is where a backend starts; `ThreadTuner` then keeps checking it on the
+tokens it streams, since the best count also moved on one machine: on a 2-core Zen 4 (KVM)
+the bf16 GGUF measured 72 tok/s on 1 thread and 52 on 2 one session (cached: 1), and 57-62
+against 72-81 in blocks of 16 tokens alternating in one stream the next.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import statistics
 from collections.abc import Callable
 from pathlib import Path
 
@@ -114,3 +120,75 @@ def stream_threads(
 def cached_choices() -> dict[str, dict]:
     """Every cached decision (for `plm doctor` and the bench's notes); never measures."""
     return read_json(_cache_path())
+
+
+BLOCK = 16
+"""Tokens a thread count streams before its speed (their median) is taken."""
+EXPLORE_EVERY = 8
+"""Blocks on the best count before the others are checked again (128 tokens); each check
+that keeps the best doubles the wait, up to MAX_EXPLORE_EVERY (a check of a count 25%
+slower costs 4% of a block in eight, 0.5% of one in 64); a change starts it over."""
+MAX_EXPLORE_EVERY = 64
+TOO_SLOW = 3.0
+"""A check of another count stops at its first token this many times slower than the best
+count's median: with another process holding a core, 2 spinning threads fell to 2 tok/s."""
+
+
+def tuner(start: int) -> ThreadTuner:
+    """A ThreadTuner from `start` over candidate_counts (none but the forced count where
+    PLMKIT_LLAMA_THREADS is set)."""
+    return ThreadTuner([start] if _override() else candidate_counts(_available()), start)
+
+
+class ThreadTuner:
+    """Which thread count the next streamed token runs on, from the speed of the tokens
+    already streamed: blocks of BLOCK tokens on the best count and, after the first block
+    (the start came from a cache) and then ever more rarely (EXPLORE_EVERY), one block on
+    each other count. Another count takes over when pick() says so (more threads must be
+    MIN_GAIN faster, as in the probe). The count changes no output: ggml splits the rows of
+    a product between threads, not the sums inside one.
+
+    `record(seconds)` is given the time of each decode step (a new token, the prompt
+    excluded) on the count `threads()` named."""
+
+    def __init__(self, counts: list[int], start: int) -> None:
+        self.counts, self.best = sorted(set(counts) | {start}), start
+        self.rates: dict[int, float] = {}  # tokens/s: median of the latest block per count
+        self._queue: list[int] = []  # counts still to check in this round
+        self._block: list[float] = []
+        self._interval, self._blocks_on_best = EXPLORE_EVERY, EXPLORE_EVERY - 1  # check soon
+        self.current = start
+
+    def threads(self) -> int:
+        return self.current
+
+    def record(self, seconds: float) -> None:
+        self._block.append(max(seconds, 1e-9))
+        exploring = self.current != self.best
+        if exploring and self.best in self.rates:
+            if seconds > TOO_SLOW / self.rates[self.best]:  # stop a check that hurts at once
+                self._finish()
+                return
+        if len(self._block) >= BLOCK:
+            self._finish()
+
+    def _finish(self) -> None:
+        self.rates[self.current] = 1.0 / statistics.median(self._block)
+        self._block = []
+        if self.current == self.best:
+            self._blocks_on_best += 1
+            if self._blocks_on_best >= self._interval and len(self.counts) > 1:
+                self._queue = [c for c in self.counts if c != self.best]
+                self._blocks_on_best = 0
+                self.current = self._queue.pop(0)
+            return
+        if self._queue:  # the next count of this check
+            self.current = self._queue.pop(0)
+            return
+        best = pick(self.rates)
+        if best == self.best:
+            self._interval = min(self._interval * 2, MAX_EXPLORE_EVERY)
+        else:
+            log.info("llama.cpp decode threads %d -> %d (tok/s %s)", self.best, best, self.rates)
+            self.best, self._interval = best, EXPLORE_EVERY
+        self.current = self.best

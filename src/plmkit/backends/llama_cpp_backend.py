@@ -114,6 +114,7 @@ class LlamaCppCausalLM(CausalLMBackend):
             lambda: window.busy_cores(decode_threads.LOAD_PROBE_SECONDS),
         )
         self._set_threads(self.threads)
+        self._tuner = decode_threads.tuner(self.threads)  # checks the count while streaming
 
     def _set_threads(self, threads: int) -> None:
         import llama_cpp
@@ -165,7 +166,18 @@ class LlamaCppCausalLM(CausalLMBackend):
             repeat_penalty=sampling.repetition_penalty,
             reset=True,
         )
-        for count, token in enumerate(steps, 1):
+        count = 0
+        while True:  # each next() decodes the last token and picks the next one
+            if count and (threads := self._tuner.threads()) != self.threads:
+                self._set_threads(threads)
+                self.threads = threads
+            start = time.perf_counter()
+            token = next(steps, None)
+            if token is None:
+                return
+            if count:  # the first step is the prompt's, on the batch threads
+                self._tuner.record(time.perf_counter() - start)
+            count += 1
             yield token
             if token in self.eos_token_ids or count >= new_tokens:
                 return  # before llama.cpp decodes a token that has no room

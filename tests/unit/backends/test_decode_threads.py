@@ -101,3 +101,90 @@ def test_the_backend_measures_its_threads(tiny_llama_gguf_dir, monkeypatch):
     assert measured["threads"] == llama.threads
     assert all(speed > 0 for speed in measured["tokens_per_s"].values())
     assert llama._tokens_per_second(1) > 0  # and decoding still works after the probe
+
+
+def _stream(tuner, seconds_per_token, tokens: int) -> list[int]:
+    """Feed `tuner` `tokens` decode steps timed by `seconds_per_token(threads, step)`;
+    returns the thread count of each step."""
+    used = []
+    for step in range(tokens):
+        threads = tuner.threads()
+        used.append(threads)
+        tuner.record(seconds_per_token(threads, step))
+    return used
+
+
+def test_the_tuner_moves_to_a_faster_count_and_checks_ever_more_rarely():
+    from plmkit.backends.decode_threads import BLOCK, ThreadTuner
+
+    tuner = ThreadTuner([1, 2], start=1)  # the cache said 1; here 2 threads are faster
+    used = _stream(tuner, lambda threads, _: 1 / {1: 60, 2: 80}[threads], 4000)
+    assert used[: 2 * BLOCK] == [1] * BLOCK + [2] * BLOCK  # a block each, then the better
+    assert tuner.best == 2
+    later = used[2 * BLOCK :]
+    starts = [i for i in range(1, len(later)) if later[i] == 1 and later[i - 1] == 2]
+    assert len(starts) == 5 and later.count(1) == 5 * BLOCK  # 1 is checked again, a block ...
+    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    assert gaps == sorted(gaps) and gaps[0] < gaps[-1]  # ... ever more rarely
+
+
+def test_more_threads_must_be_a_real_gain():
+    from plmkit.backends.decode_threads import MIN_GAIN, ThreadTuner
+
+    tuner = ThreadTuner([1, 2], start=1)
+    _stream(tuner, lambda threads, _: 1 / {1: 60, 2: 60 * MIN_GAIN * 0.99}[threads], 500)
+    assert tuner.best == 1
+
+
+def test_a_check_that_hurts_stops_at_its_first_slow_token():
+    from plmkit.backends.decode_threads import BLOCK, ThreadTuner
+
+    tuner = ThreadTuner([1, 2], start=1)  # another process holds a core: 2 threads crawl
+    used = _stream(tuner, lambda threads, _: 1 / {1: 60, 2: 2}[threads], 1000)
+    assert used.count(2) <= 4  # one token per check, not a block of BLOCK
+    assert used[BLOCK : BLOCK + 2] == [2, 1] and tuner.best == 1
+
+
+def test_the_tuner_follows_the_machine_when_it_changes():
+    from plmkit.backends.decode_threads import BLOCK, MAX_EXPLORE_EVERY, ThreadTuner
+
+    def speed(threads: int, step: int) -> float:  # 1 thread is faster, then 2
+        return 1 / ({1: 80, 2: 60} if step < 3000 else {1: 50, 2: 80})[threads]
+
+    tuner = ThreadTuner([1, 2], start=1)
+    used = _stream(tuner, speed, 3000 + 2 * MAX_EXPLORE_EVERY * BLOCK)
+    assert used[:3000].count(2) < 300 and tuner.best == 2
+    assert used[-BLOCK:] == [2] * BLOCK
+
+
+def test_a_forced_count_is_kept(monkeypatch):
+    monkeypatch.setenv("PLMKIT_LLAMA_THREADS", "1")
+    tuner = decode_threads.tuner(1)
+    assert set(_stream(tuner, lambda threads, _: 1 / {1: 10, 2: 100}.get(threads, 1), 500)) == {1}
+
+
+def test_switching_threads_mid_stream_changes_no_token(tiny_llama_gguf_dir, monkeypatch):
+    """The backend's stream applies the tuner's count before every step, and the tokens are
+    those of a stream on one count throughout."""
+    monkeypatch.delenv("PLMKIT_LLAMA_THREADS", raising=False)
+    llama = backends.load_causal_lm_backend(str(tiny_llama_gguf_dir), "llama-cpp")
+
+    class Alternating:
+        def __init__(self, counts):
+            self.counts, self.steps, self.seen = counts, 0, []
+
+        def threads(self):
+            return self.counts[self.steps % len(self.counts)]
+
+        def record(self, seconds):
+            self.seen.append(llama.threads)
+            self.steps += 1
+
+    from plmkit.backends.base import Sampling
+
+    prompt = [1, 5, 9, 13]
+    llama._tuner = Alternating([1])
+    steady = list(llama.stream(prompt, 24, Sampling()))
+    llama._tuner = switching = Alternating([1, 2])
+    assert list(llama.stream(prompt, 24, Sampling())) == steady
+    assert switching.seen[:4] == [1, 2, 1, 2]
