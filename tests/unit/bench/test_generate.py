@@ -53,21 +53,28 @@ def test_generate_rows(tiny_llama_dir):
 
 def test_batches_far_slower_than_one_stream_are_probed_not_timed(tiny_llama_dir, monkeypatch):
     """Without --all-engines, a batch engine whose short probe runs below half of the
-    reference single stream is reported with the probe's figure, not raced."""
+    reference single stream is reported with the probe's figure, not raced; `auto`'s batch
+    engine is timed whatever its probe."""
     from plmkit.bench import generate
 
     options = BenchOptions(quick=True, decoder=str(tiny_llama_dir), concurrent=3)
     real = generate._concurrent
+    picked = []
 
     def concurrent(options, tokenizer, singles, names, auto, auto_batch):
         singles = dict.fromkeys(singles, 1e9)  # a reference stream no batch can come near
+        picked.append(auto_batch)
         return real(options, tokenizer, singles, names, auto, auto_batch)
 
     monkeypatch.setattr(generate, "_concurrent", concurrent)
     rows = run_bench(["generate"], options)["scenarios"]["generate"]["rows"]
     batched = [r for r in rows if "prompts at once" in r["name"]]
-    assert batched
+    autos = [r for r in batched if r["name"].startswith(f"plmkit --backend {picked[0]},")]
+    assert len(batched) >= 2 and len(autos) == 1
+    assert autos[0]["rounds"] >= 1 and "auto picks this for batches" in autos[0]["note"]
     for row in batched:
+        if row is autos[0]:
+            continue
         assert row["rounds"] is None and 0 < row["throughput"] < 0.5e9
         assert row["note"].startswith("skipped, not timed: a short probe ran at")
         assert "(its batch 1 run; the probe is 8 new tokens a prompt" in row["note"]

@@ -148,3 +148,16 @@ def test_limits_sampled_in_the_rounds_raise_the_rows_limits(monkeypatch):
     (row,) = report["scenarios"]["encode"]["rows"]
     assert row["limit"] == 30.0 and row["of_limit"] == round(20 / 30, 3)
     assert "limit_samples" not in report["options"]
+
+
+def test_slow_probe_always_times_autos_pick_unprobed():
+    """`auto`'s engine is the row a user gets: timed even where its probe would skip it."""
+    runs: list[str] = []
+    probes: list[str] = []
+    slow = SlowProbe("generate", "tokens/s", reference="one stream", reference_rate=80.0)
+    slow.auto = "llama-cpp-bf16"
+    engines: list[Engine] = []
+    for name, rate in {"llama-cpp-bf16": 33.0, "torch-bf16": 30.0}.items():
+        enter(engines, lambda n=name, r=rate: _probed(n, r, runs, probes), slow, name)
+    assert runs == ["llama-cpp-bf16"] and probes == ["llama-cpp-bf16", "torch-bf16"]
+    assert [row.name for row in slow.skipped] == ["torch-bf16"]
