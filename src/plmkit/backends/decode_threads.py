@@ -189,6 +189,7 @@ class ThreadTuner:
         if best == self.best:
             self._interval = min(self._interval * 2, MAX_EXPLORE_EVERY)
         else:
-            log.info("llama.cpp decode threads %d -> %d (tok/s %s)", self.best, best, self.rates)
+            rates = {count: round(rate, 1) for count, rate in sorted(self.rates.items())}
+            log.info("llama.cpp decode threads %d -> %d (tok/s %s)", self.best, best, rates)
             self.best, self._interval = best, EXPLORE_EVERY
         self.current = self.best
