@@ -75,8 +75,9 @@ class SlowProbe:
     """Skips the engines whose probe runs below SLOW_PROBE_RATIO of the reference's (torch
     fp32, probed first), noting each as a row with the probe's figure; `all_engines` keeps
     every engine and probes none. `auto`'s pick is always timed, whatever its probe: it is
-    the row a user gets (a Zen 4 run skipped llama-cpp-bf16's 8 prompts, `auto`'s batch engine, on a
-    prefill-heavy probe at 0.43x one stream; timed in the runs before, 1.96-2.50x)."""
+    the row a user gets (a Zen 4 run skipped llama-cpp-bf16's 8 prompts, `auto`'s batch
+    engine, on a prefill-heavy probe at 0.43x one stream; timed in the runs before and
+    after, 1.96-2.50x)."""
 
     scenario: str
     unit: str
