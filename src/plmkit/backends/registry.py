@@ -42,15 +42,16 @@ BACKENDS: dict[str, BackendSpec] = {
         BackendSpec(
             "onnx-int8",
             ("encoder",),
-            "ONNX Runtime, int8 with one activation scale per token",
+            "ONNX Runtime, int8 in fused kernels (one activation scale per tensor), the "
+            "classifier head and outlier channels in fp32",
             ("onnxruntime", "onnx"),
             FAST_EXTRA,
         ),
         BackendSpec(
             "onnx-int8-partial",
             ("encoder",),
-            "ONNX Runtime, int8 per token but the classifier head, attention value and "
-            "feed-forward output projections in fp32 (closer to fp32 than onnx-int8)",
+            "ONNX Runtime, int8 with one activation scale per token, the classifier head "
+            "and outlier channels in fp32 (closer to fp32 than onnx-int8)",
             ("onnxruntime", "onnx"),
             FAST_EXTRA,
         ),

@@ -24,6 +24,7 @@ from plmkit.loading.onnx_int8 import (
     INT8_VERSION,
     channel_maxima,
     matmuls_to_keep,
+    quantize_fused,
     quantize_per_token,
 )
 from plmkit.loading.tokenizer import load_tokenizer
@@ -74,9 +75,9 @@ FIRST_TOKEN_KEY = "plmkit.first_token"
 
 
 def onnx_encoder_file(spec: ModelSpec | str, task: str, quantization: str = "int8") -> Path:
-    """An ONNX export of the encoder (states or logits): fp32, int8 with one activation scale
-    per token (onnx_int8.py), or that int8 with the head in fp32 and each quantised input's
-    outlier channels (found on CALIBRATION_TEXTS) through fp32 (int8-partial).
+    """An ONNX export of the encoder (states or logits): fp32, or int8 with the head and each
+    quantised input's outlier channels (found on CALIBRATION_TEXTS) in fp32 (onnx_int8.py):
+    one activation scale per tensor in fused kernels (int8), or one per token (int8-partial).
 
     Made once (a few seconds for MiniLM); later calls only return the cached path.
     """
@@ -93,10 +94,9 @@ def onnx_encoder_file(spec: ModelSpec | str, task: str, quantization: str = "int
         tokenizer = load_tokenizer(spec)  # the probe of a classifier's export, the calibration
         _export_onnx(spec, task, plain, tokenizer)
         if quantization != "fp32":
-            partial = quantization == "int8-partial"
-            keep = matmuls_to_keep(plain, partial)
-            maxima = channel_maxima(plain, _calibration_feeds(tokenizer)) if partial else None
-            quantize_per_token(plain, tmp / "model.onnx", keep, maxima)
+            rewrite = quantize_per_token if quantization == "int8-partial" else quantize_fused
+            maxima = channel_maxima(plain, _calibration_feeds(tokenizer))
+            rewrite(plain, tmp / "model.onnx", matmuls_to_keep(plain), maxima)
             plain.unlink()
 
     return convert_once(target, "model.onnx", write) / "model.onnx"
@@ -165,7 +165,7 @@ def _export_onnx(spec: ModelSpec, task: str, path: Path, tokenizer: Any) -> None
 
 def _mark_first_token(path: Path, first_token: bool) -> None:
     """Record in the export's metadata whether its last layer runs for the first token alone;
-    the int8 copies keep it (`quantize_per_token` edits the graph, not the metadata)."""
+    the int8 copies keep it (the int8 rewrites edit the graph, not the metadata)."""
     import onnx
 
     model = onnx.load(str(path))

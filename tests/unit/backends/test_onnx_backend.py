@@ -44,9 +44,10 @@ def test_encode_pipeline_keeps_order_on_int8(tiny_bert_dir, texts):
         assert float(vector @ alone / np.linalg.norm(vector) / np.linalg.norm(alone)) > 0.999
 
 
-def test_partial_int8_keeps_the_head_and_outlier_channels_fp32(random_classifier_dir):
-    """int8-partial quantises every matmul in the encoder layers, as int8 does, but keeps the
-    classifier head fp32 and sends OUTLIER_CHANNELS of each quantised input through fp32."""
+def test_int8_rewrites_keep_the_head_and_outlier_channels_fp32(random_classifier_dir):
+    """Both int8 rewrites quantise every matmul in the encoder layers but keep the classifier
+    head fp32 and send OUTLIER_CHANNELS of each quantised input through fp32; int8 fuses the
+    matmuls that share an input (query, key, value) into one kernel with their biases."""
     import onnx
 
     from plmkit import loading
@@ -54,27 +55,32 @@ def test_partial_int8_keeps_the_head_and_outlier_channels_fp32(random_classifier
 
     assert not registry.missing("onnx-int8-partial"), registry.missing("onnx-int8-partial")
     model = str(random_classifier_dir)
-    keep = matmuls_to_keep(loading.onnx_encoder_file(model, "classify", "fp32"), partial=True)
+    keep = matmuls_to_keep(loading.onnx_encoder_file(model, "classify", "fp32"))
     assert keep and any("classifier" in n for n in keep)
     assert not any("/layer." in n for n in keep)
 
+    def graph(quantization: str):
+        return onnx.load(str(loading.onnx_encoder_file(model, "classify", quantization))).graph
+
     def nodes(quantization: str, op_type: str) -> list:
-        path = loading.onnx_encoder_file(model, "classify", quantization)
-        return [n for n in onnx.load(str(path)).graph.node if n.op_type == op_type]
+        return [n for n in graph(quantization).node if n.op_type == op_type]
 
     def outlier_gathers(quantization: str) -> list:
         return [n for n in nodes(quantization, "Gather") if n.output[0].endswith("_out")]
 
-    int8 = {q: nodes(q, "MatMulIntegerToFloat") for q in ("int8", "int8-partial")}
-    assert len(int8["int8-partial"]) == len(int8["int8"]) == 6 * 2  # 2 layers
     # q/k/v share an input; then the attention output, FFN input and FFN output. The last
     # layer runs its query for the first token alone (first_token.py): one input more.
-    assert len(outlier_gathers("int8-partial")) == 4 + 5
-    assert not outlier_gathers("int8")
-    path = loading.onnx_encoder_file(model, "classify", "int8-partial")
-    weights = {i.name: i for i in onnx.load(str(path)).graph.initializer}
-    gathers = outlier_gathers("int8-partial")
-    assert all(list(weights[n.input[1]].dims) == [OUTLIER_CHANNELS] for n in gathers)
+    inputs = 4 + 5
+    assert len(nodes("int8-partial", "MatMulIntegerToFloat")) == 6 * 2  # 2 layers
+    fused = nodes("int8", "DynamicQuantizeMatMul")
+    assert len(fused) == inputs and not nodes("int8", "MatMulIntegerToFloat")
+    assert len(nodes("int8", "Split")) == 2  # q, k, v of layer 0; k, v of the last
+    assert all(len(n.input) == 5 and n.input[4] for n in fused)  # each with its bias
+    for quantization in ("int8", "int8-partial"):
+        gathers = outlier_gathers(quantization)
+        assert len(gathers) == inputs
+        weights = {i.name: i for i in graph(quantization).initializer}
+        assert all(list(weights[n.input[1]].dims) == [OUTLIER_CHANNELS] for n in gathers)
 
 
 def test_classifier_exports_say_they_run_the_first_token_alone(random_classifier_dir):
@@ -90,10 +96,10 @@ def test_classifier_exports_say_they_run_the_first_token_alone(random_classifier
     assert not build_encoder(model, "classify", "torch-fp32").first_token
 
 
-@pytest.mark.parametrize("name", ["onnx-int8", "onnx-int8-partial"])
-def test_int8_result_does_not_depend_on_the_batch(tiny_bert_dir, name, texts):
+def test_partial_int8_result_does_not_depend_on_the_batch(tiny_bert_dir, texts):
     """One activation scale per token: a text's embedding is the same alone and batched with
-    longer texts (with one scale per batch, onnx-int8 moved MiniLM's to cosine 0.990)."""
+    longer texts (onnx-int8's one scale per tensor moved MiniLM's to cosine 0.9914)."""
+    name = "onnx-int8-partial"
     from plmkit import loading
     from plmkit.backends import build_encoder
 
