@@ -7,7 +7,7 @@ import pytest
 
 from plmkit import backends
 from plmkit.backends import Sampling
-from plmkit.backends.llama_batch import shared_prefix
+from plmkit.backends.llama_batch import kv_unified, shared_prefix
 
 
 @pytest.mark.parametrize(
@@ -46,3 +46,38 @@ def test_shared_tokens_are_decoded_once_and_change_nothing(
     shared = len(opening) - 1
     remainders = 1 + 1 + len(prompts[2]) - shared
     assert decoded[:2] == [shared, remainders]  # then one token per live row and step
+
+
+@pytest.mark.parametrize(
+    ("needs", "unified"),
+    [([50], True), ([40, 45, 50], False), ([10, 10, 100], True), ([10] * 7 + [20], False)],
+)
+def test_a_kv_cache_per_sequence_unless_lengths_are_very_uneven(needs, unified):
+    assert kv_unified(needs) == unified
+
+
+@pytest.mark.parametrize("uneven", [0.0, 1e9], ids=["one cache", "a cache per sequence"])
+def test_both_kv_layouts_give_each_prompts_tokens_alone(
+    tiny_llama_gguf_dir, prompt_of, monkeypatch, uneven
+):
+    """One KV cache for all sequences or one each (with the shared opening copied whole):
+    the same greedy tokens as each prompt alone."""
+    from llama_cpp._internals import LlamaContext
+
+    from plmkit.backends import llama_batch
+
+    engine = backends.load_causal_lm_backend(str(tiny_llama_gguf_dir), "llama-cpp")
+    opening = prompt_of(tiny_llama_gguf_dir, "once upon a time there was a film")
+    prompts = [opening + prompt_of(tiny_llama_gguf_dir, w)[1:] for w in ("the best", "a", "no")]
+    alone = [list(engine.stream(p, 6, Sampling())) for p in prompts]
+    layouts = []
+    init = LlamaContext.__init__
+
+    def noted(self, *args, params, **kwargs):
+        layouts.append(params.kv_unified)
+        init(self, *args, params=params, **kwargs)
+
+    monkeypatch.setattr(llama_batch, "UNEVEN", uneven)
+    monkeypatch.setattr(LlamaContext, "__init__", noted)
+    assert engine.generate_batch(prompts, 6, Sampling()) == alone
+    assert layouts == [uneven == 0.0]
