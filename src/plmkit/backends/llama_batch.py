@@ -25,6 +25,8 @@ from plmkit.hardware import cpu_info
 
 CHUNK = 512
 """Prompt tokens per llama_decode (the batch's n_batch)."""
+KV_BLOCK = 256
+"""llama.cpp sizes each sequence's KV cache in blocks of this many cells."""
 
 
 def decode_llama_batch(
@@ -47,8 +49,10 @@ def decode_llama_batch(
     params = llama_cpp.llama_context_default_params()
     needs = [len(p) + limit for p, limit in zip(prompts, limits, strict=True)]
     params.kv_unified = unified = kv_unified(needs)
-    # per sequence, llama.cpp gives each its share of n_ctx (rounded up to 256 cells)
-    params.n_ctx = sum(needs) + 64 if unified else len(needs) * max(needs)
+    # per sequence, llama.cpp gives each its share of n_ctx in whole 256-cell blocks (and
+    # warns on stderr where n_ctx is not that many blocks per sequence)
+    cells = -(-max(needs) // KV_BLOCK) * KV_BLOCK
+    params.n_ctx = sum(needs) + 64 if unified else len(needs) * cells
     params.n_batch = params.n_ubatch = CHUNK
     params.n_seq_max = len(prompts)
     params.n_threads = params.n_threads_batch = threads
