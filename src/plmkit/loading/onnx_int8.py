@@ -156,13 +156,14 @@ class _GraphEdit:
         self.weights = {i.name: i for i in self.model.graph.initializer}
         self.nodes: list = []
         self.added: list = []
-        self._to_array = numpy_helper.to_array
+        self.array = lambda name: numpy_helper.to_array(self.weights[name])
+        """An initialiser's values, by name."""
 
     def weight(self, node) -> np.ndarray | None:
         """The 2-D fp32 weight a MatMul multiplies by, or None (not a weight MatMul)."""
         if node.op_type != "MatMul" or node.input[1] not in self.weights:
             return None
-        w = self._to_array(self.weights[node.input[1]])
+        w = self.array(node.input[1])
         return w if w.ndim == 2 and w.dtype == np.float32 else None
 
     def const(self, name: str, value: np.ndarray) -> str:
@@ -312,16 +313,16 @@ def quantize_fused(
         if len(after) == 1 and after[0].op_type == "Add":
             other = next(i for i in after[0].input if i != node.output[0])
             if other in edit.weights:
-                bias = edit._to_array(edit.weights[other])
+                bias = edit.array(other)
                 if bias.shape == (columns,) and bias.dtype == np.float32:
                     return after[0], bias
         return None, np.zeros(columns, np.float32)
 
-    folded: set[int] = set()  # bias Adds now inside a kernel
+    folded: set[str] = set()  # outputs of the bias Adds now inside a kernel
     done: set[str] = set()
     count = 0
     for node in graph.node:
-        if id(node) in folded:
+        if node.op_type == "Add" and node.output[0] in folded:
             continue
         x = node.input[0] if node.op_type == "MatMul" else None
         if x not in groups or node not in groups[x]:
@@ -336,7 +337,7 @@ def quantize_fused(
         for member, w in zip(members, weights, strict=True):
             add, bias = bias_add(member, w.shape[1])
             if add is not None:
-                folded.add(id(add))
+                folded.add(add.output[0])
             outputs.append(add.output[0] if add is not None else member.output[0])
             biases.append(bias)
         w = np.concatenate(weights, axis=1)
