@@ -84,7 +84,7 @@ def scenario(options: BenchOptions) -> list[Row]:
     engines: list[Engine] = []
     enter(engines, lambda: _pipeline_engine(pipeline, directory, texts))
     auto = auto_choice("encoder", directory, "classify")
-    slow = SlowProbe("classify", "texts/s", options.all_engines, auto=auto)
+    slow = SlowProbe("classify", "texts/s", options.all_engines, picks=(auto,))
     for name in registry.installed("encoder"):
         load = lambda name=name: _backend_engine(directory, name, tokenizer, texts)  # noqa: E731
         enter(engines, load, slow, name)

@@ -60,7 +60,7 @@ def scenario(options: BenchOptions) -> list[Row]:
     if SentenceTransformer is not None:
         enter(engines, lambda: _sentence_transformers(SentenceTransformer, options.encoder, texts))
     auto = auto_choice("encoder", options.encoder)
-    slow = SlowProbe("encode", "texts/s", options.all_engines, auto=auto)
+    slow = SlowProbe("encode", "texts/s", options.all_engines, picks=(auto,))
     for name in registry.installed("encoder"):
 
         def load(name: str = name) -> Engine:

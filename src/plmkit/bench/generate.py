@@ -148,7 +148,7 @@ def scenario(options: BenchOptions) -> list[Row]:
     engines: list[Engine] = []
     hf = enter(engines, lambda: _hf_engine(options, prompt))
     unavailable: list[Row] = []
-    slow = SlowProbe("generate", "tokens/s", options.all_engines, auto=auto)
+    slow = SlowProbe("generate", "tokens/s", options.all_engines, picks=(auto, auto_batch))
     for name in registry.installed("decoder"):
         # one 16-bit llama.cpp copy per CPU, as `auto` tries (torch-bf16 is left to the probe)
         why = None if options.all_engines else not_for_this_cpu(name)
@@ -234,7 +234,7 @@ def _concurrent(
         reference=f"one {fastest} stream",
         reference_rate=singles[fastest],
         compared="(its batch 1 run; the probe is 8 new tokens a prompt, prefill included)",
-        auto=auto_batch,
+        picks=(auto_batch,),
     )
     for name in names:
 

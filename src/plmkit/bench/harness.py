@@ -74,10 +74,11 @@ def probe_rate(work: Callable[[], Any], units: float) -> float:
 class SlowProbe:
     """Skips the engines whose probe runs below SLOW_PROBE_RATIO of the reference's (torch
     fp32, probed first), noting each as a row with the probe's figure; `all_engines` keeps
-    every engine and probes none. `auto`'s pick is always timed, whatever its probe: it is
-    the row a user gets (a Zen 4 run skipped llama-cpp-bf16's 8 prompts, `auto`'s batch
-    engine, on a prefill-heavy probe at 0.43x one stream; timed in the runs before and
-    after, 1.96-2.50x)."""
+    every engine and probes none. `auto`'s picks (`picks`) are always timed, whatever their
+    probe: they are the rows a user gets (a Zen 4 run skipped llama-cpp-bf16's 8 prompts,
+    `auto`'s batch engine, on a prefill-heavy probe at 0.43x one stream; timed in the runs
+    before and after, 1.96-2.50x). The single streams keep `auto`'s batch engine too: only
+    engines whose stream was timed get a batch row."""
 
     scenario: str
     unit: str
@@ -85,7 +86,7 @@ class SlowProbe:
     reference: str = "torch-fp32"
     reference_rate: float | None = None
     compared: str = "on the same slice"
-    auto: str = ""
+    picks: tuple[str, ...] = ()
     skipped: list[Row] = field(default_factory=list)
 
     def keep(self, backend: str, engine: Engine) -> bool:
@@ -95,7 +96,7 @@ class SlowProbe:
         if backend == self.reference:
             self.reference_rate = rate
             return True
-        if backend == self.auto or self.reference_rate is None:
+        if backend in self.picks or self.reference_rate is None:
             return True
         if rate >= SLOW_PROBE_RATIO * self.reference_rate:
             return True
