@@ -79,7 +79,7 @@ def decode_llama_batch(
         histories = [list(p) for p in prompts]
         made = [0] * len(prompts)
         pending = _prefill(
-            context, batch, prompts, limits, lambda row, seq: pick(row, histories[seq]), unified
+            context, batch, prompts, limits, lambda row, seq: pick(row, histories[seq])
         )
         while pending:
             live = []
@@ -139,7 +139,7 @@ def shared_prefix(prompts: Sequence[Sequence[int]]) -> int:
     return max(shortest - 1, 0)
 
 
-def _prefill(context, batch, prompts, limits, pick, unified: bool = True) -> dict[int, int]:
+def _prefill(context, batch, prompts, limits, pick) -> dict[int, int]:
     """Every prompt's tokens decoded into its sequence; returns sequence -> its first new
     token. The tokens all prompts share (a system prompt, the chat template's opening, the
     same question) are decoded once and their cache entries copied to every sequence, as the
@@ -174,8 +174,8 @@ def _prefill(context, batch, prompts, limits, pick, unified: bool = True) -> dic
     if shared:
         add(live[0], prompts[live[0]][:shared], 0, wants_logits=False)
         flush()
-        for seq in live[1:]:  # a cache of its own per sequence: copied whole (all it holds)
-            context.kv_cache_seq_cp(live[0], seq, 0 if unified else -1, shared if unified else -1)
+        for seq in live[1:]:  # all live[0] holds: whole, as a cache per sequence needs
+            context.kv_cache_seq_cp(live[0], seq, -1, -1)
     for seq in live:
         add(seq, prompts[seq][shared:], shared, wants_logits=True)
     flush()
