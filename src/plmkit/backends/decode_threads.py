@@ -6,7 +6,8 @@ cost a third there); and with another process holding a core, 2 threads with Ope
 spinning waits fell to about 2 tok/s. So each candidate count decodes a few tokens and the
 fastest wins, fewer threads unless more are at least MIN_GAIN faster. The answer is cached
 in `cache_dir()/decode_threads.json` beside the other `auto` measurements, keyed by the
-CPU signature and affinity, llama-cpp-python's version, OMP_WAIT_POLICY, the file (path,
+CPU signature and affinity, llama-cpp-python's version and thread pool (OpenMP's or ggml's:
+`_thread_pool`), OMP_WAIT_POLICY, the file (path,
 size, mtime) and the load class ("quiet", or "busy" when other processes keep
 BUSY_CORES or more busy). A quiet answer of 1 thread also serves a busy machine (sharing
 never makes more threads pay), so then the load is not even probed: a cached start costs
@@ -38,6 +39,13 @@ MIN_GAIN = 1.05
 MAX_THREADS = 8
 """Per-token work of a small model does not split further usefully; it bounds the probe."""
 LOAD_PROBE_SECONDS = 0.1
+PROBE_ROUNDS = 4
+"""Rounds of the probe: each count is timed once a round, the order reversed every other
+round (1 2, 2 1, 1 2, 2 1), and each count's median counts, so that a spell of a faster or
+slower host (a shared host's speed drifts within seconds) or the first pass over the
+weights' pages favours no count. The probe before (one count's 2 rounds, best of them, then
+the next's) picked 1 thread in 11 of 12 bench runs on a 2-core Zen 4 (KVM) whose whole
+128-token streams ran 25-30% faster on 2."""
 
 
 def _cache_path() -> Path:
@@ -71,12 +79,23 @@ def _available() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
+def _thread_pool() -> str:
+    """Whose threads the installed llama.cpp decodes on: "openmp" (libgomp, shared with
+    torch) or "ggml" (its own pool, `make setup`'s build since GGML_OPENMP=OFF); the same
+    version built either way chose differently on one machine (Makefile)."""
+    try:
+        import llama_cpp
+    except ImportError:
+        return "-"
+    return "openmp" if "OPENMP = 1" in llama_cpp.llama_print_system_info().decode() else "ggml"
+
+
 def _key(path: Path) -> str:
     stat = path.stat()
     parts = [
         cpu_info().signature,
         str(_available()),
-        package_version("llama_cpp_python", "-"),
+        package_version("llama_cpp_python", "-") + "/" + _thread_pool(),
         os.environ.get("OMP_WAIT_POLICY", ""),
         f"{path.resolve()}:{stat.st_size}:{int(stat.st_mtime)}",
     ]
@@ -95,7 +114,8 @@ def stream_threads(
 ) -> int:
     """Threads to decode one sequence of the GGUF at `path` with.
 
-    `speed(n)`: tokens/s decoding with n threads (called only when nothing is cached);
+    `speed(n)`: tokens/s decoding with n threads, one short round (called PROBE_ROUNDS
+    times a count, and only when nothing is cached);
     `busy()`: cores other processes keep busy (default: a LOAD_PROBE_SECONDS probe).
     """
     if (forced := _override()) is not None:
@@ -108,13 +128,22 @@ def stream_threads(
     load = load_class((busy or (lambda: busy_cores(LOAD_PROBE_SECONDS)))())
     if (hit := entries.get(load)) is not None:
         return int(hit["threads"])
-    speeds = {n: round(float(speed(n)), 1) for n in candidate_counts(_available())}
+    speeds = measure(candidate_counts(_available()), speed)
     threads = pick(speeds)
     remember(_cache_path(), key, {**entries, load: {"threads": threads, "tokens_per_s": speeds}})
     log.info(
         "llama.cpp decode threads -> %d (%s machine; tok/s by threads %s)", threads, load, speeds
     )
     return threads
+
+
+def measure(counts: list[int], speed: Callable[[int], float]) -> dict[int, float]:
+    """tok/s of each count: the median of PROBE_ROUNDS rounds in alternating order."""
+    samples: dict[int, list[float]] = {n: [] for n in counts}
+    for round_ in range(PROBE_ROUNDS):
+        for n in counts if round_ % 2 == 0 else reversed(counts):
+            samples[n].append(float(speed(n)))
+    return {n: round(statistics.median(rates), 1) for n, rates in samples.items()}
 
 
 def cached_choices() -> dict[str, dict]:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from plmkit.backends.base import OnToken, Sampling
+from plmkit.backends.llama_cpp_backend import FLASH_ATTENTION
 from plmkit.hardware import cpu_info
 
 CHUNK = 512
@@ -56,13 +57,10 @@ def decode_llama_batch(
     params.n_batch = params.n_ubatch = CHUNK
     params.n_seq_max = len(prompts)
     params.n_threads = params.n_threads_batch = threads
-    # the single-stream context (`Llama`) runs without flash attention; llama.cpp's default
-    # (auto) turns it on for this one, and its other rounding moved bf16 greedy choices
-    # (tied logits took the other token): the same attention keeps batched nearer alone
-    if hasattr(params, "flash_attn_type"):
-        params.flash_attn_type = 0
-    else:
-        params.flash_attn = False
+    if hasattr(params, "flash_attn_type"):  # as the single stream's context (Llama's)
+        params.flash_attn_type = int(FLASH_ATTENTION)
+    else:  # an older llama-cpp-python: a flag
+        params.flash_attn = FLASH_ATTENTION
     context = LlamaContext(model=llm._model, params=params, verbose=False)
     batch = LlamaBatch(n_tokens=max(CHUNK, len(prompts)), embd=0, n_seq_max=1, verbose=False)
     vocab = llm.n_vocab()

@@ -7,7 +7,10 @@ import pytest
 
 from plmkit import backends
 from plmkit.backends import decode_threads
-from plmkit.backends.decode_threads import candidate_counts, pick, stream_threads
+from plmkit.backends.decode_threads import candidate_counts, measure, pick, stream_threads
+
+PROBED = [1, 2, 2, 1, 1, 2, 2, 1]
+"""The calls one probe of 2 counts makes: PROBE_ROUNDS rounds, every other one reversed."""
 
 
 @pytest.fixture
@@ -48,12 +51,26 @@ def test_pick_wants_a_real_gain_for_more_threads():
     assert pick({1: 40.0, 2: 60.0, 4: 61.0}) == 2
 
 
+def test_the_probe_takes_medians_of_alternating_rounds():
+    """A fast spell of the host during one call favours no count: 1 thread ran once at 100
+    tok/s and then at 60, 2 threads at 80 throughout (best-of rounds per count picked 1)."""
+    rates = iter([100.0, 80.0, 80.0, 60.0, 60.0, 80.0, 80.0, 60.0])
+    calls = []
+
+    def speed(threads: int) -> float:
+        calls.append(threads)
+        return next(rates)
+
+    assert measure([1, 2], speed) == {1: 60.0, 2: 80.0}
+    assert calls == PROBED
+
+
 def test_measured_once_then_cached(gguf, two_cpus):
     speed = FakeSpeed({1: 44.0, 2: 67.0})
     assert stream_threads(gguf, speed, busy=lambda: 0.0) == 2
-    assert speed.calls == [1, 2]
+    assert speed.calls == PROBED
     assert stream_threads(gguf, speed, busy=lambda: 0.0) == 2
-    assert speed.calls == [1, 2]  # from the cache
+    assert speed.calls == PROBED  # from the cache
     cached = next(iter(decode_threads.cached_choices().values()))
     assert cached["quiet"] == {"threads": 2, "tokens_per_s": {"1": 44.0, "2": 67.0}}
 
@@ -62,10 +79,10 @@ def test_a_busy_machine_is_measured_apart(gguf, two_cpus):
     assert stream_threads(gguf, FakeSpeed({1: 44.0, 2: 67.0}), busy=lambda: 0.1) == 2
     busy = FakeSpeed({1: 40.0, 2: 3.0})
     assert stream_threads(gguf, busy, busy=lambda: 1.2) == 1
-    assert busy.calls == [1, 2]
+    assert busy.calls == PROBED
     assert stream_threads(gguf, busy, busy=lambda: 1.2) == 1
     assert stream_threads(gguf, busy, busy=lambda: 0.0) == 2  # quiet again: its own answer
-    assert busy.calls == [1, 2]
+    assert busy.calls == PROBED
 
 
 def test_one_quiet_thread_skips_the_load_probe(gguf, two_cpus):
@@ -83,7 +100,17 @@ def test_another_file_is_measured_again(gguf, two_cpus, tmp_path):
     other.write_bytes(b"GGUF2")
     speed = FakeSpeed({1: 100.0, 2: 90.0})
     assert stream_threads(other, speed, busy=lambda: 0.0) == 1
-    assert speed.calls == [1, 2]
+    assert speed.calls == PROBED
+
+
+def test_another_thread_pool_is_measured_again(gguf, two_cpus, monkeypatch):
+    """The same llama-cpp-python built with OpenMP or with ggml's own pool: measured apart."""
+    monkeypatch.setattr(decode_threads, "_thread_pool", lambda: "openmp")
+    assert stream_threads(gguf, FakeSpeed({1: 90.0, 2: 60.0}), busy=lambda: 0.0) == 1
+    monkeypatch.setattr(decode_threads, "_thread_pool", lambda: "ggml")
+    speed = FakeSpeed({1: 90.0, 2: 110.0})
+    assert stream_threads(gguf, speed, busy=lambda: 0.0) == 2
+    assert speed.calls == PROBED
 
 
 def test_the_environment_overrides(gguf, two_cpus, monkeypatch):
