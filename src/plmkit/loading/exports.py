@@ -159,8 +159,50 @@ def _export_onnx(spec: ModelSpec, task: str, path: Path, tokenizer: Any) -> None
             dynamic_axes=axes,
             opset_version=17,
         )
+    drop_softmax_nan_guards(path)
     if task == "classify":  # what the bench's FLOP count needs to know (FIRST_TOKEN_KEY)
         _mark_first_token(path, network is not whole)
+
+
+def drop_softmax_nan_guards(path: Path) -> int:
+    """Remove the exporter's `Where(IsNaN(p), 0, p)` after each attention Softmax (returns how
+    many). The guard covers a row whose every key is masked with -inf; transformers masks
+    with the dtype's lowest finite value, and every text keeps its [CLS], so no row is all
+    masked and the guard never fires: MiniLM's states came out bit-identical without it.
+    It cost a pass over every layer's attention weights: onnx-int8 encode 1.036x the texts/s
+    without it (Zen 4, 600 movie snippets in sorted batches of 8, median of 6 alternating
+    rounds)."""
+    import onnx
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    made_by = {output: node for node in graph.node for output in node.output}
+    readers: dict[str, int] = {}
+    for node in graph.node:
+        for name in node.input:
+            readers[name] = readers.get(name, 0) + 1
+    guards: dict[str, str] = {}  # the guard's output -> the Softmax output it passes on
+    dropped: set[str] = set()  # outputs of the nodes removed
+    for node in graph.node:
+        isnan = made_by.get(node.input[0]) if node.op_type == "Where" else None
+        if isnan is None or isnan.op_type != "IsNaN" or readers[isnan.output[0]] != 1:
+            continue
+        probs = isnan.input[0]
+        if made_by.get(probs) is not None and made_by[probs].op_type == "Softmax":
+            if node.input[2] == probs and node.output[0] not in {o.name for o in graph.output}:
+                guards[node.output[0]] = probs
+                dropped |= {node.output[0], isnan.output[0]}
+    if not guards:
+        return 0
+    kept = [node for node in graph.node if not dropped & set(node.output)]
+    for node in kept:
+        for i, name in enumerate(node.input):
+            if name in guards:
+                node.input[i] = guards[name]
+    del graph.node[:]
+    graph.node.extend(kept)
+    onnx.save(model, str(path))
+    return len(guards)
 
 
 def _mark_first_token(path: Path, first_token: bool) -> None:

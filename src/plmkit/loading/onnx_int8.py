@@ -60,10 +60,11 @@ from pathlib import Path
 
 import numpy as np
 
-INT8_VERSION = 4
+INT8_VERSION = 5
 """Part of the cache key of int8 copies: 1 was quantize_dynamic (one scale per batch), 2 had
 no outlier channels (int8-partial kept each layer's value and FFN output in fp32), 3's int8
-had one scale per token, no outlier channels and an int8 head."""
+had one scale per token, no outlier channels and an int8 head, 4 the attention's NaN guards
+(exports.drop_softmax_nan_guards; the same results)."""
 
 
 def matmuls_to_keep(path: Path) -> list[str]:

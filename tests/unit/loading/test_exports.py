@@ -55,3 +55,31 @@ def test_gguf_requantized_checks_the_variant_and_needs_a_gguf(tiny_bert_dir):
     with pytest.raises(ValueError, match="q8_0"):
         loading.gguf_requantized(str(tiny_bert_dir), "q2_k")
     assert loading.gguf_requantized(str(tiny_bert_dir), "q8_0") is None
+
+
+def test_exports_drop_the_softmax_nan_guards_with_the_same_results(
+    tmp_path, tiny_bert_dir, monkeypatch
+):
+    """The exporter's Where(IsNaN(softmax)) guards are removed, and padded batches (one text
+    much shorter than the other) give the same states as the guarded graph."""
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+
+    from plmkit.loading import exports
+
+    path = loading.onnx_encoder_file(str(tiny_bert_dir), "embed", "fp32")
+    guarded = tmp_path / "guarded.onnx"
+    tokenizer = loading.load_tokenizer(resolve(str(tiny_bert_dir)))
+    with monkeypatch.context() as patch:
+        patch.setattr(exports, "drop_softmax_nan_guards", lambda path: 0)
+        exports._export_onnx(resolve(str(tiny_bert_dir)), "embed", guarded, tokenizer)
+    kinds = [n.op_type for n in onnx.load(str(guarded)).graph.node]
+    assert kinds.count("IsNaN") > 0  # the exporter writes them
+    assert "IsNaN" not in [n.op_type for n in onnx.load(str(path)).graph.node]
+    batch = tokenizer(["a", "a much longer text than the first one"], padding=True)
+    feeds = {k: np.array(batch[k], np.int64) for k in ("input_ids", "attention_mask")}
+    (without,) = ort.InferenceSession(str(path)).run(None, feeds)
+    (with_guards,) = ort.InferenceSession(str(guarded)).run(None, feeds)
+    np.testing.assert_array_equal(without, with_guards)
+    assert exports.drop_softmax_nan_guards(guarded) == kinds.count("IsNaN")
