@@ -252,10 +252,9 @@ def _concurrent(
     # the reference stream again, timed in the same rounds as the batches (and in every
     # round: it is their baseline), so that a slow spell of the machine falls on both sides
     # of the ratio. On a Zen 4 8 prompts read 1.97x against the stream's own race, 3.8-4.1x
-    # paired in a process of their own; paired here they still read 1.96-2.74x: the batches
-    # ran slower inside the bench, not yet explained (one script that streamed the other
-    # engines first cut q8 batches from 168-225 to 104-157 tok/s, but no single engine,
-    # CTranslate2 and torch included, did it reliably; see the README's Zen 4 notes)
+    # paired in a process of their own; paired here they still read 1.96-2.74x while
+    # llama.cpp was built with OpenMP, whose barriers slept in futex calls once CTranslate2
+    # had run after a torch model in the process (the Makefile's GGML_OPENMP=OFF: 3.06x)
     paired = enter(engines, lambda: _stream_engine(reference, options, prompts[0]))
     paired.baseline = True
     race(engines, options.rounds, BATCH_ROUND_BUDGET_S)
