@@ -68,8 +68,8 @@ bench: setup
 # GGML_OPENMP=OFF: ggml's own thread pool. With OpenMP, llama.cpp shares libgomp with torch,
 # and once CTranslate2 had run after a torch model in the same process (as `auto`, the bench
 # and the server do) its barriers slept in futex calls: 2-thread bf16 decode fell from ~100
-# to 55-75 tok/s on a 2-core Zen 4 (32,000 context switches a thread in 4 s, against 0), and
-# `auto`'s thread probe chose 1 thread. Without OpenMP: 87-94 there; alone, the same speed
+# to 54-82 tok/s on a 2-core Zen 4 (32,000 context switches a thread in 4 s, against 0), and
+# `auto`'s thread probe chose 1 thread. Without OpenMP: 76-121 there; alone, the same speed
 # (1 token 95-103 vs 90-105 tok/s, 8 sequences 304-333 vs 305-331; five runs each).
 LLAMA_CMAKE_ARGS = -DGGML_NATIVE=ON -DGGML_OPENMP=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
 	-DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAVA_BUILD=OFF -DLLAMA_CURL=OFF
