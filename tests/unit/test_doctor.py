@@ -112,3 +112,17 @@ def test_doctor_says_which_engine_serves_chat_and_why(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert "chat (smollm2, --backend auto): llama-cpp-bf16\n  the fastest" in result.stdout
     assert f"  {rejected}\n" in result.stdout
+
+
+def test_doctor_names_an_openmp_llama_build_and_the_fix(monkeypatch):
+    from plmkit.backends import decode_threads
+
+    monkeypatch.setattr(registry, "missing", lambda name: None)
+    monkeypatch.setattr(decode_threads, "thread_pool", lambda: "openmp")
+    assert doctor.llama_notes() == [doctor.LLAMA_OPENMP]
+    assert "LLAMA_REBUILD=1" in doctor.LLAMA_OPENMP
+    monkeypatch.setattr(decode_threads, "thread_pool", lambda: "ggml")
+    assert doctor.llama_notes() == []
+    monkeypatch.setattr(registry, "missing", lambda name: "not installed")
+    monkeypatch.setattr(decode_threads, "thread_pool", lambda: 1 / 0)  # never asked
+    assert doctor.llama_notes() == []

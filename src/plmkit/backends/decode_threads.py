@@ -7,7 +7,7 @@ spinning waits fell to about 2 tok/s. So each candidate count decodes a few toke
 fastest wins, fewer threads unless more are at least MIN_GAIN faster. The answer is cached
 in `cache_dir()/decode_threads.json` beside the other `auto` measurements, keyed by the
 CPU signature and affinity, llama-cpp-python's version and thread pool (OpenMP's or ggml's:
-`_thread_pool`), OMP_WAIT_POLICY, the file (path,
+`thread_pool`), OMP_WAIT_POLICY, the file (path,
 size, mtime) and the load class ("quiet", or "busy" when other processes keep
 BUSY_CORES or more busy). A quiet answer of 1 thread also serves a busy machine (sharing
 never makes more threads pay), so then the load is not even probed: a cached start costs
@@ -79,7 +79,7 @@ def _available() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
-def _thread_pool() -> str:
+def thread_pool() -> str:
     """Whose threads the installed llama.cpp decodes on: "openmp" (libgomp, shared with
     torch) or "ggml" (its own pool, `make setup`'s build since GGML_OPENMP=OFF); the same
     version built either way chose differently on one machine (Makefile)."""
@@ -95,7 +95,7 @@ def _key(path: Path) -> str:
     parts = [
         cpu_info().signature,
         str(_available()),
-        package_version("llama_cpp_python", "-") + "/" + _thread_pool(),
+        package_version("llama_cpp_python", "-") + "/" + thread_pool(),
         os.environ.get("OMP_WAIT_POLICY", ""),
         f"{path.resolve()}:{stat.st_size}:{int(stat.st_mtime)}",
     ]

@@ -105,9 +105,9 @@ def test_another_file_is_measured_again(gguf, two_cpus, tmp_path):
 
 def test_another_thread_pool_is_measured_again(gguf, two_cpus, monkeypatch):
     """The same llama-cpp-python built with OpenMP or with ggml's own pool: measured apart."""
-    monkeypatch.setattr(decode_threads, "_thread_pool", lambda: "openmp")
+    monkeypatch.setattr(decode_threads, "thread_pool", lambda: "openmp")
     assert stream_threads(gguf, FakeSpeed({1: 90.0, 2: 60.0}), busy=lambda: 0.0) == 1
-    monkeypatch.setattr(decode_threads, "_thread_pool", lambda: "ggml")
+    monkeypatch.setattr(decode_threads, "thread_pool", lambda: "ggml")
     speed = FakeSpeed({1: 90.0, 2: 110.0})
     assert stream_threads(gguf, speed, busy=lambda: 0.0) == 2
     assert speed.calls == PROBED
