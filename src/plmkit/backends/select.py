@@ -72,7 +72,7 @@ DECODE_TOKENS = 32
 REFERENCE_TIE_GAP = 0.01
 """Logits: fp32's reference rows decoded in a batch count only where the top two stayed this
 far apart (padding moved them 3e-5; `_reference_greedy`)."""
-SCHEMA = 10  # bump when a backend or a check changes what it computes (10: llama.cpp FA)
+SCHEMA = 11  # bump when a backend or a check changes what it computes (11: onnx int8 v6)
 
 
 @dataclass

@@ -17,12 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from plmkit.loading.gguf import GGUF_REQUANT, requantize_gguf
+from plmkit.loading.int8_calibration import CALIBRATION_TEXTS, input_statistics
 from plmkit.loading.locate import gguf_file, model_dir
 from plmkit.loading.models import load_classifier, load_encoder
 from plmkit.loading.onnx_int8 import (
-    CALIBRATION_TEXTS,
     INT8_VERSION,
-    channel_maxima,
     matmuls_to_keep,
     quantize_fused,
     quantize_per_token,
@@ -95,8 +94,8 @@ def onnx_encoder_file(spec: ModelSpec | str, task: str, quantization: str = "int
         _export_onnx(spec, task, plain, tokenizer)
         if quantization != "fp32":
             rewrite = quantize_per_token if quantization == "int8-partial" else quantize_fused
-            maxima = channel_maxima(plain, _calibration_feeds(tokenizer))
-            rewrite(plain, tmp / "model.onnx", matmuls_to_keep(plain), maxima)
+            maxima, grams = input_statistics(plain, _calibration_feeds(tokenizer))
+            rewrite(plain, tmp / "model.onnx", matmuls_to_keep(plain), maxima, grams)
             plain.unlink()
 
     return convert_once(target, "model.onnx", write) / "model.onnx"
@@ -104,7 +103,7 @@ def onnx_encoder_file(spec: ModelSpec | str, task: str, quantization: str = "int
 
 def _calibration_feeds(tokenizer: Any) -> list[dict]:
     """CALIBRATION_TEXTS as ONNX inputs, a text each (no padding: a tokenizer may have no
-    pad token), for channel_maxima."""
+    pad token), for input_statistics."""
     import numpy as np
 
     feeds = []

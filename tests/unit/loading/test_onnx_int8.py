@@ -9,9 +9,11 @@ import pytest
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
+from onnx_graphs import one_matmul  # noqa: E402
+
+from plmkit.loading.int8_calibration import channel_maxima, int8_columns  # noqa: E402
 from plmkit.loading.onnx_int8 import (  # noqa: E402
     OUTLIER_CHANNELS,
-    channel_maxima,
     quantize_fused,
     quantize_per_token,
 )
@@ -19,21 +21,6 @@ from plmkit.loading.onnx_int8 import (  # noqa: E402
 REWRITES = {"per token": quantize_per_token, "fused": quantize_fused}
 
 K, N = 64, 32
-
-
-def _one_matmul(path, weight: np.ndarray) -> None:
-    from onnx import TensorProto, helper, numpy_helper
-
-    graph = helper.make_graph(
-        [helper.make_node("MatMul", ["x", "w"], ["y"], name="/layer.0/dense/MatMul")],
-        "one",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["b", "t", K])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["b", "t", N])],
-        [numpy_helper.from_array(weight, "w")],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.save(model, str(path))
 
 
 def _run(path, x: np.ndarray) -> np.ndarray:
@@ -49,7 +36,7 @@ def test_outlier_channels_bypass_int8(tmp_path, rewrite):
     rng = np.random.default_rng(0)
     weight = rng.normal(size=(K, N)).astype(np.float32)
     source = tmp_path / "fp32.onnx"
-    _one_matmul(source, weight)
+    one_matmul(source, weight)
 
     def activations(seed: int) -> np.ndarray:
         x = np.random.default_rng(seed).normal(size=(2, 5, K)).astype(np.float32)
@@ -76,7 +63,7 @@ def test_outlier_channels_bypass_int8(tmp_path, rewrite):
 def test_kept_matmuls_stay_fp32(tmp_path, rewrite):
     weight = np.random.default_rng(0).normal(size=(K, N)).astype(np.float32)
     source, target = tmp_path / "fp32.onnx", tmp_path / "int8.onnx"
-    _one_matmul(source, weight)
+    one_matmul(source, weight)
     assert REWRITES[rewrite](source, target, ["/layer.0/dense/MatMul"]) == 0
     x = np.random.default_rng(1).normal(size=(1, 3, K)).astype(np.float32)
     np.testing.assert_allclose(_run(target, x), x @ weight, rtol=1e-5, atol=1e-5)
@@ -119,3 +106,66 @@ def test_fused_rewrite_runs_matmuls_sharing_an_input_as_one_with_their_biases(tm
         assert got.shape == exact.shape
         error = np.abs(got - exact).max() / np.abs(exact).max()
         assert error < 0.05, (n, error)  # measured: 0.008 each
+
+
+def test_outlier_rows_set_no_int8_scale(tmp_path):
+    """The weight rows of the outlier channels go through fp32, so they are left out of the
+    int8 columns' scales: a column whose largest weight sits in such a row keeps fine steps."""
+    from plmkit.loading.onnx_int8 import _GraphEdit
+
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=(K, N)).astype(np.float32)
+    w[3] *= 50
+    gram = np.eye(K)
+    part, part_gram = _GraphEdit.int8_part(w, "x", np.array([3, 40]), {"x": gram})
+    assert not part[[3, 40]].any() and not part_gram[3].any() and not part_gram[:, 40].any()
+    assert w[3].any() and gram[3, 3] == 1  # the caller's arrays are left alone
+    _, scale = int8_columns(part)
+    assert scale.max() < np.abs(w[3]).max() / 127 / 5  # measured: 3.9 / 112.5
+
+
+def test_exact_gelu_becomes_fast_gelu(tmp_path):
+    """The exporter's x * (1 + Erf(x / sqrt 2)) * 0.5 after a quantised matmul becomes one
+    FastGelu node (tanh form), within 1e-3 of the exact GELU; its constants go too."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    def constant(name: str, value: float):
+        tensor = numpy_helper.from_array(np.array(value, np.float32), name)
+        return helper.make_node("Constant", [], [name], value=tensor)
+
+    nodes = [
+        helper.make_node("MatMul", ["x", "w"], ["h"], name="/layer.0/dense/MatMul"),
+        constant("root2", 2**0.5),
+        constant("one", 1.0),
+        constant("half", 0.5),
+        helper.make_node("Div", ["h", "root2"], ["scaled"]),
+        helper.make_node("Erf", ["scaled"], ["erf"]),
+        helper.make_node("Add", ["erf", "one"], ["erf1"]),
+        helper.make_node("Mul", ["h", "erf1"], ["twice"]),
+        helper.make_node("Mul", ["twice", "half"], ["y"]),
+    ]
+    weight = np.random.default_rng(0).normal(size=(K, N)).astype(np.float32) / 4
+    graph = helper.make_graph(
+        nodes,
+        "gelu",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["b", "t", K])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["b", "t", N])],
+        [numpy_helper.from_array(weight, "w")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    source = tmp_path / "fp32.onnx"
+    onnx.save(model, str(source))
+    x = np.random.default_rng(1).normal(size=(2, 5, K)).astype(np.float32)
+    exact = _run(source, x)
+    for name, rewrite in REWRITES.items():
+        target = tmp_path / f"{name}.onnx"
+        rewrite(source, target, [])
+        ops = [n.op_type for n in onnx.load(str(target)).graph.node]
+        assert ops.count("FastGelu") == 1 and "Erf" not in ops and "Constant" not in ops, ops
+        assert np.abs(_run(target, x) - exact).max() < 0.05 * np.abs(exact).max(), name
+    # the tanh form alone, on the fp32 matmul
+    fast = tmp_path / "fast.onnx"
+    keep_all = ["/layer.0/dense/MatMul"]
+    quantize_fused(source, fast, keep_all)
+    assert np.abs(_run(fast, x) - exact).max() < 1e-3
