@@ -5,16 +5,16 @@ from __future__ import annotations
 import numpy as np
 
 
-def one_matmul(path, weight: np.ndarray) -> None:
-    """A graph of one weight MatMul, x (b, t, K) @ weight (K, N) -> y, named as in an encoder
-    layer (so the rewrites quantise it), saved at `path`."""
+def save_graph(path, nodes: list, weight: np.ndarray) -> None:
+    """A graph of `nodes` from x (b, t, K) to y (b, t, N), with `weight` (K, N) as the
+    initialiser "w", saved at `path`."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     k, n = weight.shape
     graph = helper.make_graph(
-        [helper.make_node("MatMul", ["x", "w"], ["y"], name="/layer.0/dense/MatMul")],
-        "one",
+        nodes,
+        "test",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["b", "t", k])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["b", "t", n])],
         [numpy_helper.from_array(weight, "w")],
@@ -22,3 +22,12 @@ def one_matmul(path, weight: np.ndarray) -> None:
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     onnx.save(model, str(path))
+
+
+def one_matmul(path, weight: np.ndarray) -> None:
+    """x @ weight -> y, one MatMul named as in an encoder layer (so the rewrites quantise it)."""
+    from onnx import helper
+
+    save_graph(
+        path, [helper.make_node("MatMul", ["x", "w"], ["y"], name="/layer.0/dense/MatMul")], weight
+    )

@@ -9,7 +9,7 @@ import pytest
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from onnx_graphs import one_matmul  # noqa: E402
+from onnx_graphs import one_matmul, save_graph  # noqa: E402
 
 from plmkit.loading.int8_calibration import channel_maxima, int8_columns  # noqa: E402
 from plmkit.loading.onnx_int8 import (  # noqa: E402
@@ -127,7 +127,7 @@ def test_outlier_rows_set_no_int8_scale(tmp_path):
 def test_exact_gelu_becomes_fast_gelu(tmp_path):
     """The exporter's x * (1 + Erf(x / sqrt 2)) * 0.5 after a quantised matmul becomes one
     FastGelu node (tanh form), within 1e-3 of the exact GELU; its constants go too."""
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper, numpy_helper
 
     def constant(name: str, value: float):
         tensor = numpy_helper.from_array(np.array(value, np.float32), name)
@@ -145,17 +145,8 @@ def test_exact_gelu_becomes_fast_gelu(tmp_path):
         helper.make_node("Mul", ["twice", "half"], ["y"]),
     ]
     weight = np.random.default_rng(0).normal(size=(K, N)).astype(np.float32) / 4
-    graph = helper.make_graph(
-        nodes,
-        "gelu",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["b", "t", K])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["b", "t", N])],
-        [numpy_helper.from_array(weight, "w")],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
     source = tmp_path / "fp32.onnx"
-    onnx.save(model, str(source))
+    save_graph(source, nodes, weight)
     x = np.random.default_rng(1).normal(size=(2, 5, K)).astype(np.float32)
     exact = _run(source, x)
     for name, rewrite in REWRITES.items():
