@@ -78,8 +78,9 @@ INT8_VERSION = 6
 """Part of the cache key of int8 copies: 1 was quantize_dynamic (one scale per batch), 2 had
 no outlier channels (int8-partial kept each layer's value and FFN output in fp32), 3's int8
 had one scale per token, no outlier channels and an int8 head, 4 the attention's NaN guards
-(exports.drop_softmax_nan_guards; the same results), 5 outlier channels at the attention
-output's input and the exact GELU (OUTLIERS_SKIP, FAST_GELU)."""
+(exports.drop_softmax_nan_guards; the same results), 5 weights rounded one by one, the exact
+GELU and outlier channels at the attention output's input (6: int8_columns' GPTQ,
+FAST_GELU, OUTLIERS_SKIP)."""
 
 
 FAST_GELU = True
@@ -110,10 +111,11 @@ went 0.9756 -> 0.9953 at 3.5% less speed than plain int8 (see the table above)."
 OUTLIERS_SKIP = ("Reshape",)
 """Inputs made by these ops get no outlier channels: in a BERT-style export, the Reshape that
 merges the attention heads, the attention output projection's input. Its channels stand out
-little (MiniLM: its largest channel 1.0-1.4x the third, against up to 4.8x at the FFN's
-inputs), and without their fp32 path the worst built-in sentence stayed within 0.0002 of the
-cosine with it (Zen 4, ONNX fp32 reference), while those paths cost 1.5% of the run (one
-thread, 1,000 movie snippets, each batch run by both graphs in turn)."""
+little (MiniLM, calibration texts: its range 1.0-1.4x its range without the two largest
+channels, against up to 4.8x at the FFN's inputs), and without their fp32 path the worst
+built-in sentence stayed within 0.0002 of the cosine with it (Zen 4, ONNX fp32 reference),
+while those paths cost 1.5% of the run (one thread, 1,000 movie snippets, each batch run by
+both graphs in turn)."""
 
 
 class _GraphEdit:
