@@ -96,6 +96,7 @@ def scenario(options: BenchOptions) -> list[Row]:
                 limit_from=encoder_limit_key(name),
                 note="auto picks this" if name == auto else "",
                 rounds=engine.rounds_run,
+                round_seconds=engine.round_seconds,
                 **request_latency(engine, probe),
             )
         )

@@ -199,6 +199,7 @@ def scenario(options: BenchOptions) -> list[Row]:
                 limit_from=DECODER_LIMIT_KEY,
                 note="auto picks this" if name == auto else "",
                 rounds=engine.rounds_run,
+                round_seconds=engine.round_seconds,
                 **_timing(engine),
             )
         )
@@ -284,6 +285,7 @@ def _concurrent(
                 vs=f"plmkit generate --backend {reference} (batch 1)",
                 note="; ".join(notes),
                 rounds=engine.rounds_run,
+                round_seconds=engine.round_seconds,
             )
         )
     return rows + slow.skipped

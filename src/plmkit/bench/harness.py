@@ -57,6 +57,8 @@ class Engine:
     """A short slice of the workload: units/s (see `probe_rate`), for `SlowProbe`."""
     rounds_run: int = 0
     timed_seconds: float = 0.0
+    round_seconds: list[float] = field(default_factory=list)
+    """Each timed round's seconds, in order (Row.round_seconds)."""
     warm: Callable[[], Any] | None = None
     """A short slice of the workload to warm up on (else `run` itself)."""
     retained_mb: float = 0.0
@@ -165,6 +167,7 @@ def race(
                 engine.output, seconds = timed(engine.run)
             engine.best_seconds = min(engine.best_seconds, seconds)
             engine.timed_seconds += seconds
+            engine.round_seconds.append(seconds)
             engine.rounds_run += 1
         if between is not None:
             between()

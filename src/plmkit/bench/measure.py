@@ -40,6 +40,10 @@ class Row:
     rounds: int | None = None
     """Timed rounds, the best of which counts (fewer than asked for a slow engine: see
     harness.ROUND_BUDGET_S)."""
+    round_seconds: list[float] | None = None
+    """Each timed round's seconds, in order: one slow round is a spell of the host's, an
+    engine slow in all of them was slow throughout (session 16 saw one ONNX scenario a run
+    so, with nothing else running, and could not tell more from `rounds` alone)."""
 
     @property
     def of_limit(self) -> float | None:
@@ -48,7 +52,14 @@ class Row:
     def to_dict(self) -> dict:
         data = asdict(self)
         data["of_limit"] = None if self.of_limit is None else round(self.of_limit, 3)
-        return {k: round(v, 3) if isinstance(v, float) else v for k, v in data.items()}
+        return {k: _rounded(v) for k, v in data.items()}
+
+
+def _rounded(value):
+    """Floats (and lists of them) to 3 decimals for the JSON report."""
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return round(value, 3) if isinstance(value, float) else value
 
 
 def percentiles(seconds: list[float]) -> tuple[float | None, float | None]:

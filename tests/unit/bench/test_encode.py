@@ -86,6 +86,7 @@ def test_a_far_slower_engine_is_skipped_with_its_probe(tiny_bert_dir, monkeypatc
     )
     timed = [r for r in rows if r not in skipped]
     assert all(r["p50_ms"] is not None for r in timed)
+    assert all(len(r["round_seconds"]) == r["rounds"] >= 1 for r in timed)
     assert {r["name"] for r in timed} >= {
         "plmkit encode --backend torch-fp32",
         "plmkit encode --backend torch-int8",

@@ -107,6 +107,9 @@ def test_a_slow_engine_sits_out_the_rounds_after_its_budget(monkeypatch):
     race(engines, 3, budget_s=20.0)
     rounds = {e.name: e.rounds_run for e in engines}
     assert rounds == {"fast": 3, "slow": 2, "middling": 2, "ten": 2}
+    assert {e.name: e.round_seconds for e in engines} == {  # each timed round, in order
+        name: [seconds[name]] * rounds[name] for name in seconds
+    }
     assert {e.name: e.best_seconds for e in engines} == seconds
     baseline = Engine("slow", lambda: "slow", baseline=True)  # every round, however slow
     race([baseline], 3, budget_s=20.0)

@@ -34,6 +34,8 @@ def test_row_to_dict_rounds_and_adds_of_limit():
     assert data["throughput"] == 40.123 and data["p50_ms"] == 1.235
     assert data["of_limit"] == 0.502 and data["limit"] == 80.0
     assert Row("s", "no limit", 1.0, "x/s").to_dict()["of_limit"] is None
+    rounds = Row("s", "r", 1.0, "x/s", round_seconds=[1.23456, 2.0]).to_dict()["round_seconds"]
+    assert rounds == [1.235, 2.0]
 
 
 def test_timed_returns_result_and_seconds():
