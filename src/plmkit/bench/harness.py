@@ -49,20 +49,30 @@ class Engine:
     single: Callable[[Any], Any] | None = None
     baseline: bool = False
     memory_mb: float = 0.0
-    best_seconds: float = float("inf")
     output: Any = None
     handle: Any = None
     """The model or backend behind `run` (for quality checks after the race)."""
     probe: Callable[[], float] | None = None
     """A short slice of the workload: units/s (see `probe_rate`), for `SlowProbe`."""
-    rounds_run: int = 0
-    timed_seconds: float = 0.0
     round_seconds: list[float] = field(default_factory=list)
     """Each timed round's seconds, in order (Row.round_seconds)."""
     warm: Callable[[], Any] | None = None
     """A short slice of the workload to warm up on (else `run` itself)."""
     retained_mb: float = 0.0
     """RSS the load and warm-up kept (above the start), for the first round's peak."""
+
+    @property
+    def rounds_run(self) -> int:
+        return len(self.round_seconds)
+
+    @property
+    def timed_seconds(self) -> float:
+        return sum(self.round_seconds)
+
+    @property
+    def best_seconds(self) -> float:
+        """The fastest timed round (inf before any)."""
+        return min(self.round_seconds, default=float("inf"))
 
 
 def probe_rate(work: Callable[[], Any], units: float) -> float:
@@ -165,10 +175,7 @@ def race(
                 engine.memory_mb = max(engine.memory_mb, peak)
             else:
                 engine.output, seconds = timed(engine.run)
-            engine.best_seconds = min(engine.best_seconds, seconds)
-            engine.timed_seconds += seconds
             engine.round_seconds.append(seconds)
-            engine.rounds_run += 1
         if between is not None:
             between()
 
