@@ -40,19 +40,13 @@ CALIBRATION_TEXTS = (
 (which then judge the result) nor movie reviews (the bench's data)."""
 
 
-def channel_maxima(path: Path, feeds: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """For every weight MatMul's input tensor, max |x| per channel over the real tokens of
-    `feeds` (the graph's inputs and an attention_mask: 1 where a token is real), run
-    through the fp32 graph at `path`."""
-    return input_statistics(path, feeds)[0]
-
-
 def input_statistics(
     path: Path, feeds: list[dict[str, np.ndarray]]
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """(channel_maxima, grams): for every weight MatMul's input tensor, max |x| per channel
-    and X^T X (K, K, float64) over the real tokens of `feeds`, through the fp32 graph at
-    `path`. The grams weigh each weight's rounding error (`int8_columns`)."""
+    """(maxima, grams): for every weight MatMul's input tensor, max |x| per channel (where
+    the outlier channels are) and X^T X (K, K, float64), over the real tokens of `feeds`
+    (the graph's inputs and an attention_mask: 1 where a token is real), run through the fp32
+    graph at `path`. The grams weigh each weight's rounding error (`int8_columns`)."""
     import onnx
     import onnxruntime as ort
     from onnx import helper

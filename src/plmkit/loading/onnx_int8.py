@@ -34,15 +34,15 @@ them, in length-sorted batches and batched with longer texts:
 | int8: per tensor, fused, outlier channels | 628 | 0.9983 / 0.9939 | 0.9905 |
 | the same, v6 (below) | | 0.9984 / 0.9953 | 0.9918 |
 
-INT8_VERSION 6 changed three things (Zen 4, one thread, 1,000 snippets, cosines against
-ONNX fp32; the last column against torch fp32 as `auto` judges): no outlier channels at the
-attention output's input (OUTLIERS_SKIP), FastGelu (FAST_GELU), and weights rounded against
-their inputs on the calibration texts with the outlier rows left out of the column scales
-(`int8_columns`, GPTQ). The first two ran 1.03x faster paired batch by batch and moved the
-worst built-in sentence by 0.0002-0.0008 either way (0.9899 -> 0.9897-0.9905); the weight
-rounding took it to 0.9912 (0.9918 against torch, where v6 without it measured 0.9897 and
-`auto` turned int8 down). On the fine-tuned classifier's labelled rows int8 then agreed with
-fp32 on 99.8% of labels (v5: 99.0%).
+INT8_VERSION 6 changed three things (Zen 4, one thread, 1,000 snippets, cosines against ONNX
+fp32; the last column against torch fp32 as `auto` judges): no outlier channels at the
+attention output's input (OUTLIERS_SKIP), FastGelu (`_GraphEdit.approximate_gelu`), and
+weights rounded against their inputs on the calibration texts with the outlier rows left out
+of the column scales (`int8_columns`, GPTQ). The first two ran 1.03x faster paired batch by
+batch and moved the worst built-in sentence by 0.0002-0.0008 either way (0.9899 ->
+0.9897-0.9905); the weight rounding took it to 0.9912 (0.9918 against torch, where v6
+without it measured 0.9897 and `auto` turned int8 down). On the fine-tuned classifier's
+labelled rows int8 then agreed with fp32 on 99.8% of labels (v5: 99.0%).
 
 Outlier channels on only some inputs (per tensor) fell below 0.99 (0.985-0.990), and 3,
 4 or 6 channels instead of 2 gave 0.9917, 0.9906, 0.9900: the per-tensor scale, not the
@@ -80,14 +80,7 @@ no outlier channels (int8-partial kept each layer's value and FFN output in fp32
 had one scale per token, no outlier channels and an int8 head, 4 the attention's NaN guards
 (exports.drop_softmax_nan_guards; the same results), 5 weights rounded one by one, the exact
 GELU and outlier channels at the attention output's input (6: int8_columns' GPTQ,
-FAST_GELU, OUTLIERS_SKIP)."""
-
-
-FAST_GELU = True
-"""int8 copies compute GELU in its tanh form (ONNX Runtime's FastGelu): within 1e-3 of the
-exact GELU, far below int8's own error, in one kernel where ONNX Runtime's Gelu evaluates
-erf. The fp32 export keeps the exact GELU. MiniLM, onnx-int8 on 1,000 movie snippets (Zen 4):
-cosine to fp32 mean 0.9983 against 0.9984 with the exact GELU."""
+FastGelu, OUTLIERS_SKIP)."""
 
 
 def matmuls_to_keep(path: Path) -> list[str]:
@@ -192,7 +185,11 @@ class _GraphEdit:
         ]
 
     def approximate_gelu(self) -> int:
-        """Each exact GELU becomes FastGelu (onnx_edits.approximate_gelu); returns how many."""
+        """Each exact GELU becomes FastGelu (onnx_edits.approximate_gelu); returns how many.
+        int8 copies compute GELU in its tanh form: within 1e-3 of the exact GELU, far below
+        int8's own error, in one kernel where ONNX Runtime's Gelu evaluates erf; the fp32
+        export keeps the exact GELU. MiniLM, onnx-int8 on 1,000 movie snippets (Zen 4): cosine
+        to fp32 mean 0.9983 against 0.9984 with the exact GELU."""
         from plmkit.loading.onnx_edits import approximate_gelu
 
         self.nodes, count = approximate_gelu(self.nodes, self.weights)
@@ -222,7 +219,7 @@ def quantize_per_token(
     grams: dict[str, np.ndarray] | None = None,
 ) -> int:
     """Write `source` with its weight MatMuls (but `keep`) in int8, one activation scale per
-    token, to `target`; returns how many were quantised. With `maxima` (channel_maxima),
+    token, to `target`; returns how many were quantised. With `maxima` (input_statistics),
     each quantised input's OUTLIER_CHANNELS largest channels go through fp32 instead; with
     `grams` (input_statistics), weights are rounded against their inputs (int8_columns)."""
     from onnx import helper
@@ -278,8 +275,7 @@ def quantize_per_token(
         if channels is not None:
             edit.add_outliers(int8_out, outlier_x, w[channels], out)
         count += 1
-    if FAST_GELU:
-        edit.approximate_gelu()
+    edit.approximate_gelu()
     edit.save(target)
     return count
 
@@ -372,7 +368,6 @@ def quantize_fused(
                 )
             )
         count += len(members)
-    if FAST_GELU:
-        edit.approximate_gelu()
+    edit.approximate_gelu()
     edit.save(target)
     return count

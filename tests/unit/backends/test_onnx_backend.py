@@ -48,7 +48,7 @@ def test_int8_rewrites_keep_the_head_and_outlier_channels_fp32(random_classifier
     """Both int8 rewrites quantise every matmul in the encoder layers but keep the classifier
     head fp32 and send OUTLIER_CHANNELS of each quantised input through fp32, but the
     attention output's (OUTLIERS_SKIP); int8 fuses the matmuls that share an input (query,
-    key, value) into one kernel with their biases; GELU runs as FastGelu (FAST_GELU)."""
+    key, value) into one kernel with their biases; GELU runs as FastGelu."""
     import onnx
 
     from plmkit import loading

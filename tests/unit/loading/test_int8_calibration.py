@@ -38,7 +38,7 @@ def test_rounding_against_the_inputs_brings_the_products_closer():
 
 
 def test_input_statistics_match_the_inputs(tmp_path):
-    """input_statistics: per channel max |x| (channel_maxima) and X^T X over the real tokens."""
+    """input_statistics: per channel max |x| and X^T X over the real tokens."""
     w = np.random.default_rng(0).normal(size=(K, N)).astype(np.float32)
     source = tmp_path / "fp32.onnx"
     one_matmul(source, w)

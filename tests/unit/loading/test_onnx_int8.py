@@ -11,7 +11,7 @@ ort = pytest.importorskip("onnxruntime")
 
 from onnx_graphs import one_matmul, save_graph  # noqa: E402
 
-from plmkit.loading.int8_calibration import channel_maxima, int8_columns  # noqa: E402
+from plmkit.loading.int8_calibration import input_statistics, int8_columns  # noqa: E402
 from plmkit.loading.onnx_int8 import (  # noqa: E402
     OUTLIER_CHANNELS,
     quantize_fused,
@@ -31,7 +31,7 @@ def _run(path, x: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("rewrite", list(REWRITES))
 def test_outlier_channels_bypass_int8(tmp_path, rewrite):
     """Two channels 30x larger than the rest (as in BERT's LayerNorm outputs) coarsen every
-    token's int8 steps; with channel_maxima they go through fp32 and the largest error
+    token's int8 steps; with input_statistics' maxima they go through fp32 and the largest error
     falls more than tenfold. Calibration and test inputs differ."""
     rng = np.random.default_rng(0)
     weight = rng.normal(size=(K, N)).astype(np.float32)
@@ -43,7 +43,7 @@ def test_outlier_channels_bypass_int8(tmp_path, rewrite):
         x[..., [3, 40]] *= 30
         return x
 
-    maxima = channel_maxima(
+    maxima, _ = input_statistics(
         source, [{"x": activations(1), "attention_mask": np.ones((2, 5), np.int64)}]
     )
     assert set(np.argsort(-maxima["x"])[:OUTLIER_CHANNELS]) == {3, 40}
