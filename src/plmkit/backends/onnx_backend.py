@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 
 from plmkit import loading
 from plmkit.backends.base import EncoderBackend, Task
+from plmkit.backends.onnx_sessions import SessionPool
 from plmkit.hardware import cpu_info
 
 RUN_ROWS = 8
@@ -41,8 +41,8 @@ class OnnxEncoder(EncoderBackend):
         self.concurrency, self.run_rows = self.threads, RUN_ROWS
         self._pool: ThreadPoolExecutor | None = None
         self._pool_pid = 0
-        self.session = optimized_session(path)
-        metadata = self.session.get_modelmeta().custom_metadata_map
+        self.sessions = SessionPool(path, self.threads)  # one per run at once (onnx_sessions)
+        metadata = self.sessions.sessions[0].get_modelmeta().custom_metadata_map
         self.first_token = metadata.get(loading.FIRST_TOKEN_KEY) == "1"
 
     def forward(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
@@ -63,36 +63,5 @@ class OnnxEncoder(EncoderBackend):
             "input_ids": np.ascontiguousarray(input_ids, dtype=np.int64),
             "attention_mask": np.ascontiguousarray(attention_mask, dtype=np.int64),
         }
-        return self.session.run(None, feeds)[0]
-
-
-def optimized_session(path: Path):
-    """An ONNX Runtime session on one thread for the graph at `path`, whose graph
-    optimisations (fusions, constant folding) are applied once and saved beside it
-    (ONNX Runtime's offline mode, keyed by its version): later sessions load the saved graph
-    with optimisation off. Creating MiniLM's int8-partial session took 0.28-0.32 s, from the
-    saved graph 0.15-0.19 s, the same outputs and speed (Zen 3); that is `plm encode`'s cold
-    start. EXTENDED, not ALL: ALL adds layout changes tied to this CPU, and nothing here."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    saved = path.with_name(f"{path.stem}.ort-{ort.__version__}.onnx")
-    if saved.exists():
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-        return ort.InferenceSession(str(saved), options, providers=["CPUExecutionProvider"])
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
-    partial = saved.with_name(f"{saved.name}.{os.getpid()}.tmp")
-    options.optimized_model_filepath = str(partial)
-    try:
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    except BaseException:  # no half-written graph left beside the export
-        partial.unlink(missing_ok=True)
-        raise
-    try:  # a reader sees the whole file or none (another process may write it too)
-        os.replace(partial, saved)
-    except OSError:  # a read-only cache: optimised again next time
-        partial.unlink(missing_ok=True)
-    return session
+        with self.sessions.borrow() as session:
+            return session.run(None, feeds)[0]

@@ -168,48 +168,6 @@ def test_rows_split_across_cores_also_in_a_forked_child(tiny_bert_dir, texts, mo
     assert queue.get(timeout=5) < 1e-5
 
 
-def test_graph_optimised_once_and_reused(tiny_bert_dir, texts):
-    """The first session saves its optimised graph beside the export; the next loads that
-    with optimisation off and gives the same outputs (ONNX Runtime's offline mode)."""
-    import onnxruntime as ort
-
-    from plmkit import loading
-    from plmkit.backends.onnx_backend import optimized_session
-
-    assert not registry.missing("onnx-int8-partial"), registry.missing("onnx-int8-partial")
-    path = loading.onnx_encoder_file(str(tiny_bert_dir), "embed", "int8-partial")
-    saved = path.with_name(f"model.ort-{ort.__version__}.onnx")
-    saved.unlink(missing_ok=True)
-    feeds = dict(
-        loading.cached("tokenizer", str(tiny_bert_dir))(texts, padding=True, return_tensors="np")
-    )
-    feeds = {k: feeds[k].astype(np.int64) for k in ("input_ids", "attention_mask")}
-    first = optimized_session(path).run(None, feeds)[0]
-    assert saved.exists() and not list(path.parent.glob("*.tmp"))
-    again = optimized_session(path)
-    assert again.get_session_options().graph_optimization_level == (
-        ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    )
-    np.testing.assert_allclose(again.run(None, feeds)[0], first, rtol=0, atol=1e-6)
-
-
-def test_a_session_that_fails_after_writing_leaves_no_partial_file(tmp_path, monkeypatch):
-    import onnxruntime as ort
-
-    from plmkit.backends.onnx_backend import optimized_session
-
-    def fails_after_writing(path, options, providers):  # e.g. out of memory once written
-        with open(options.optimized_model_filepath, "wb") as partial:
-            partial.write(b"half a graph")
-        raise RuntimeError("session creation failed")
-
-    monkeypatch.setattr(ort, "InferenceSession", fails_after_writing)
-    (tmp_path / "model.onnx").write_bytes(b"a graph")
-    with pytest.raises(RuntimeError, match="session creation failed"):
-        optimized_session(tmp_path / "model.onnx")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
-
-
 def test_many_texts_run_whole_batches_one_per_core_with_the_same_results(tiny_bert_dir, texts):
     from plmkit.backends import batch_plan
     from plmkit.backends.onnx_backend import RUN_ROWS
