@@ -184,7 +184,8 @@ def batch_encoder(tokenizer: Any, add_special_tokens: bool):
     backend.no_padding()
 
     def encode(texts: list[str]) -> list[list[int]]:
-        return [e.ids for e in backend.encode_batch(texts, add_special_tokens=add_special_tokens)]
+        encodings = backend.encode_batch_fast(texts, add_special_tokens=add_special_tokens)
+        return [e.ids for e in encodings]
 
     return encode
 

@@ -68,9 +68,9 @@ class CountingTokenizer:
             def from_str(cls, text: str):
                 return cls(type(counter._tokenizer.backend_tokenizer).from_str(text))
 
-            def encode_batch(self, *args, **kwargs):
+            def encode_batch_fast(self, *args, **kwargs):
                 counter.calls += 1
-                return self.backend.encode_batch(*args, **kwargs)
+                return self.backend.encode_batch_fast(*args, **kwargs)
 
             def __getattr__(self, name):
                 return getattr(self.backend, name)

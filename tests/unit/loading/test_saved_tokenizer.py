@@ -58,6 +58,8 @@ def test_saved_tokenizer_answers_like_transformers(request, fixture):
             assert saved.decode(row, skip_special_tokens=skip) == hf.decode(
                 row, skip_special_tokens=skip
             )
+    every = list(range(len(hf) + 2))  # added tokens, and two ids past the vocabulary
+    assert saved.convert_ids_to_tokens(np.array(every)) == hf.convert_ids_to_tokens(every)
     for name in ("model_max_length", "pad_token_id", "padding_side", "chat_template"):
         assert getattr(saved, name) == getattr(hf, name)
     assert saved.eos_token == hf.eos_token  # anything else: the transformers tokenizer's
