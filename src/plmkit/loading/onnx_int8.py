@@ -36,13 +36,21 @@ them, in length-sorted batches and batched with longer texts:
 
 INT8_VERSION 6 changed three things (Zen 4, one thread, 1,000 snippets, cosines against ONNX
 fp32; the last column against torch fp32 as `auto` judges): no outlier channels at the
-attention output's input (OUTLIERS_SKIP), FastGelu (`_GraphEdit.approximate_gelu`), and
+attention output's input (OUTLIERS_SKIP), FastGelu (`GraphEdit.approximate_gelu`), and
 weights rounded against their inputs on the calibration texts with the outlier rows left out
 of the column scales (`int8_columns`, GPTQ). The first two ran 1.03x faster paired batch by
 batch and moved the worst built-in sentence by 0.0002-0.0008 either way (0.9899 ->
 0.9897-0.9905); the weight rounding took it to 0.9912 (0.9918 against torch, where v6
 without it measured 0.9897 and `auto` turned int8 down). On the fine-tuned classifier's
 labelled rows int8 then agreed with fp32 on 99.8% of labels (v5: 99.0%).
+
+INT8_VERSION 7 (int8 only): the FFN output's outlier channels are computed from the FFN's
+input (`_gelu_outliers`) instead of masked out of the 1,536-wide GELU output, and every
+Reshape in the layers gets a constant shape (onnx_edits.static_reshapes, both rewrites).
+Together 1.023x paired batch by batch (Zen 4, one thread); worst built-in sentence 0.9910
+against 0.9912 (ONNX fp32 reference), movie snippets unchanged (0.9984 / 0.9953). Leaving
+out the FFN output's outlier channels instead dropped the worst built-in sentence to 0.9827,
+the LayerNorm outputs' to 0.9729.
 
 Outlier channels on only some inputs (per tensor) fell below 0.99 (0.985-0.990), and 3,
 4 or 6 channels instead of 2 gave 0.9917, 0.9906, 0.9900: the per-tensor scale, not the
@@ -73,14 +81,17 @@ from pathlib import Path
 import numpy as np
 
 from plmkit.loading.int8_calibration import int8_columns
+from plmkit.loading.onnx_graph_edit import GraphEdit
 
-INT8_VERSION = 6
+INT8_VERSION = 7
 """Part of the cache key of int8 copies: 1 was quantize_dynamic (one scale per batch), 2 had
 no outlier channels (int8-partial kept each layer's value and FFN output in fp32), 3's int8
 had one scale per token, no outlier channels and an int8 head, 4 the attention's NaN guards
 (exports.drop_softmax_nan_guards; the same results), 5 weights rounded one by one, the exact
-GELU and outlier channels at the attention output's input (6: int8_columns' GPTQ,
-FastGelu, OUTLIERS_SKIP)."""
+GELU and outlier channels at the attention output's input, 6 masked the FFN output's
+outlier channels in int8's input and had the exporter's computed Reshape shapes (7:
+`_gelu_outliers`, onnx_edits.static_reshapes; 6 was int8_columns' GPTQ, FastGelu,
+OUTLIERS_SKIP)."""
 
 
 def matmuls_to_keep(path: Path) -> list[str]:
@@ -91,124 +102,6 @@ def matmuls_to_keep(path: Path) -> list[str]:
 
     nodes = [n.name for n in onnx.load(str(path)).graph.node if n.op_type in ("MatMul", "Gemm")]
     return [n for n in nodes if "/layer." not in n and "/layers." not in n]
-
-
-OUTLIER_CHANNELS = 2
-"""Input channels per quantised tensor that bypass int8 (LLM.int8()'s decomposition): the
-ones with the largest |x| on the calibration texts. BERT-style layers carry a few channels
-10-20x larger than the rest (MiniLM: 28.5 against a median of 1.7 in layer 0's FFN input);
-one such channel sets every token's scale and coarsens the others' steps. Kept in fp32 (a
-(tokens, 2) x (2, N) matmul) and zeroed in the int8 input, MiniLM's worst built-in sentence
-went 0.9756 -> 0.9953 at 3.5% less speed than plain int8 (see the table above)."""
-
-OUTLIERS_SKIP = ("Reshape",)
-"""Inputs made by these ops get no outlier channels: in a BERT-style export, the Reshape that
-merges the attention heads, the attention output projection's input. Its channels stand out
-little (MiniLM, calibration texts: its range 1.0-1.4x its range without the two largest
-channels, against up to 4.8x at the FFN's inputs), and without their fp32 path the worst
-built-in sentence stayed within 0.0002 of the cosine with it (Zen 4, ONNX fp32 reference),
-while those paths cost 1.5% of the run (one thread, 1,000 movie snippets, each batch run by
-both graphs in turn)."""
-
-
-class _GraphEdit:
-    """The nodes and initialisers of a rewritten graph, written back by `save`."""
-
-    def __init__(self, source: Path) -> None:
-        import onnx
-        from onnx import numpy_helper
-
-        self.model = onnx.load(str(source))
-        self.weights = {i.name: i for i in self.model.graph.initializer}
-        self.producers = {o: n for n in self.model.graph.node for o in n.output}
-        self.nodes: list = []
-        self.added: list = []
-        self.array = lambda name: numpy_helper.to_array(self.weights[name])
-        """An initialiser's values, by name."""
-
-    def weight(self, node) -> np.ndarray | None:
-        """The 2-D fp32 weight a MatMul multiplies by, or None (not a weight MatMul)."""
-        if node.op_type != "MatMul" or node.input[1] not in self.weights:
-            return None
-        w = self.array(node.input[1])
-        return w if w.ndim == 2 and w.dtype == np.float32 else None
-
-    def const(self, name: str, value: np.ndarray) -> str:
-        from onnx import numpy_helper
-
-        self.added.append(numpy_helper.from_array(np.asarray(value), name))
-        return name
-
-    def outliers(self, x: str, maxima: dict[str, np.ndarray] | None, prefix: str):
-        """(x with its outlier channels zeroed, those channels (.., k), their indices) for
-        input `x`, as new nodes; (x, None, None) without maxima for it, or where `x` is the
-        attention's merged heads (OUTLIERS_SKIP)."""
-        from onnx import helper
-
-        producer = self.producers.get(x)
-        if maxima is None or x not in maxima or (producer and producer.op_type in OUTLIERS_SKIP):
-            return x, None, None
-        channels = np.sort(np.argsort(-maxima[x])[:OUTLIER_CHANNELS]).astype(np.int64)
-        mask = np.ones(maxima[x].shape[0], np.float32)
-        mask[channels] = 0
-        self.nodes += [
-            helper.make_node("Mul", [x, self.const(f"{prefix}_mask", mask)], [f"{prefix}_rest"]),
-            helper.make_node(
-                "Gather", [x, self.const(f"{prefix}_idx", channels)], [f"{prefix}_out"], axis=-1
-            ),
-        ]
-        return f"{prefix}_rest", f"{prefix}_out", channels
-
-    @staticmethod
-    def int8_part(w: np.ndarray, x: str, channels, grams: dict | None) -> tuple:
-        """(w, X^T X or None) as the int8 kernel sees them: the outlier channels' rows are
-        zero there (they go through fp32), so they set no column's scale."""
-        gram = None if grams is None else grams.get(x)
-        if channels is None:
-            return w, gram
-        w = w.copy()
-        w[channels] = 0
-        if gram is not None:
-            gram = gram.copy()
-            gram[channels, :] = gram[:, channels] = 0
-        return w, gram
-
-    def add_outliers(self, int8_out: str, outlier_x: str, rows: np.ndarray, out: str) -> None:
-        """out = int8_out + outlier_x @ rows (the outlier channels' weight rows, fp32)."""
-        from onnx import helper
-
-        self.nodes += [
-            helper.make_node(
-                "MatMul", [outlier_x, self.const(f"{out}_outlier_rows", rows)], [f"{out}_outliers"]
-            ),
-            helper.make_node("Add", [int8_out, f"{out}_outliers"], [out]),
-        ]
-
-    def approximate_gelu(self) -> int:
-        """Each exact GELU becomes FastGelu (onnx_edits.approximate_gelu); returns how many.
-        int8 copies compute GELU in its tanh form: within 1e-3 of the exact GELU, far below
-        int8's own error, in one kernel where ONNX Runtime's Gelu evaluates erf; the fp32
-        export keeps the exact GELU. MiniLM, onnx-int8 on 1,000 movie snippets (Zen 4): cosine
-        to fp32 mean 0.9983 against 0.9984 with the exact GELU."""
-        from plmkit.loading.onnx_edits import approximate_gelu
-
-        self.nodes, count = approximate_gelu(self.nodes, self.weights)
-        return count
-
-    def save(self, target: Path) -> None:
-        import onnx
-        from onnx import helper
-
-        graph = self.model.graph
-        used = {i for n in self.nodes for i in n.input}
-        kept = [i for i in list(graph.initializer) + self.added if i.name in used]
-        del graph.node[:]
-        graph.node.extend(self.nodes)
-        del graph.initializer[:]
-        graph.initializer.extend(kept)
-        if not any(o.domain == "com.microsoft" for o in self.model.opset_import):
-            self.model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
-        onnx.save(self.model, str(target))
 
 
 def quantize_per_token(
@@ -224,7 +117,8 @@ def quantize_per_token(
     `grams` (input_statistics), weights are rounded against their inputs (int8_columns)."""
     from onnx import helper
 
-    edit = _GraphEdit(source)
+    edit = GraphEdit(source)
+    edit.approximate_gelu()
     const = edit.const
     const("q8_127", np.array(127, np.float32))
     const("q8_inv127", np.array(1 / 127, np.float32))
@@ -275,7 +169,6 @@ def quantize_per_token(
         if channels is not None:
             edit.add_outliers(int8_out, outlier_x, w[channels], out)
         count += 1
-    edit.approximate_gelu()
     edit.save(target)
     return count
 
@@ -291,17 +184,19 @@ def quantize_fused(
     tensor, to `target`; returns how many were quantised. The MatMuls that share an input
     (query, key, value) become one `DynamicQuantizeMatMul` on their weights side by side
     and a Split; a bias Add that only follows a MatMul goes into the kernel. With `maxima`,
-    outlier channels as in `quantize_per_token`."""
+    outlier channels as in `quantize_per_token`, but the FFN output's come from the FFN
+    input instead (`_gelu_outliers`)."""
     from onnx import helper
 
-    edit = _GraphEdit(source)
-    graph = edit.model.graph
+    edit = GraphEdit(source)
+    edit.approximate_gelu()  # first: `_gelu_outliers` looks for FastGelu
+    nodes = list(edit.model.graph.node)
     readers: dict[str, list] = {}
-    for node in graph.node:
+    for node in nodes:
         for name in node.input:
             readers.setdefault(name, []).append(node)
     groups: dict[str, list] = {}  # input -> the weight MatMuls reading it
-    for node in graph.node:
+    for node in nodes:
         if edit.weight(node) is not None and node.name not in keep:
             groups.setdefault(node.input[0], []).append(node)
 
@@ -310,16 +205,21 @@ def quantize_fused(
         after = readers.get(node.output[0], [])
         if len(after) == 1 and after[0].op_type == "Add":
             other = next(i for i in after[0].input if i != node.output[0])
+            source = edit.producers.get(other)
+            if source is not None and source.op_type == "Identity":  # a shared initialiser
+                other = source.input[0]
             if other in edit.weights:
                 bias = edit.array(other)
                 if bias.shape == (columns,) and bias.dtype == np.float32:
                     return after[0], bias
         return None, np.zeros(columns, np.float32)
 
+    through_gelu = _gelu_outliers(edit, groups, readers, maxima)
+    from_gelu: dict[str, tuple] = {}  # an FFN output's input -> (its outlier channels, indices)
     folded: set[str] = set()  # outputs of the bias Adds now inside a kernel
     done: set[str] = set()
     count = 0
-    for node in graph.node:
+    for node in nodes:
         if node.op_type == "Add" and node.output[0] in folded:
             continue
         x = node.input[0] if node.op_type == "MatMul" else None
@@ -338,9 +238,29 @@ def quantize_fused(
                 folded.add(add.output[0])
             outputs.append(add.output[0] if add is not None else member.output[0])
             biases.append(bias)
-        w = np.concatenate(weights, axis=1)
         p = f"dq8_{len(done)}"
-        plain, outlier_x, channels = edit.outliers(x, maxima, p)
+        if len(members) == 1 and outputs[0] in through_gelu:  # an FFN input
+            gelu_out, channels = through_gelu[outputs[0]]
+            w, bias = weights[0].copy(), biases[0].copy()
+            edit.nodes += [  # the FFN output's outlier channels, whole, in fp32
+                helper.make_node(
+                    "MatMul", [x, edit.const(f"{p}_gelu_columns", w[:, channels])], [f"{p}_pre"]
+                ),
+                helper.make_node(
+                    "FastGelu",
+                    [f"{p}_pre", edit.const(f"{p}_gelu_bias", bias[channels])],
+                    [f"{p}_gelu_out"],
+                    domain="com.microsoft",
+                ),
+            ]
+            w[:, channels] = bias[channels] = 0  # so those channels come out GELU(0) = 0
+            weights, biases = [w], [bias]
+            from_gelu[gelu_out] = (f"{p}_gelu_out", channels)
+        w = np.concatenate(weights, axis=1)
+        if x in from_gelu:  # zero in x already: no mask
+            plain, (outlier_x, channels) = x, from_gelu[x]
+        else:
+            plain, outlier_x, channels = edit.outliers(x, maxima, p)
         q, column_scale = int8_columns(*edit.int8_part(w, x, channels, grams))
         whole = outputs[0] if len(members) == 1 else f"{p}_all"
         int8_out = whole if channels is None else f"{p}_int8"
@@ -368,6 +288,24 @@ def quantize_fused(
                 )
             )
         count += len(members)
-    edit.approximate_gelu()
     edit.save(target)
     return count
+
+
+def _gelu_outliers(edit: GraphEdit, groups: dict, readers: dict, maxima) -> dict:
+    """{an FFN input's output (bias added): (the GELU's output, its outlier channels)} for
+    every FFN whose output projection reads GELU(FFN input) and has outlier channels.
+
+    Those channels then come out of the FFN input as GELU(0) = 0 (their int8 weight columns
+    and bias zeroed) and are computed whole in fp32 from the FFN input's own input: a
+    (tokens, 384) x (384, 2) product and a FastGelu, where `outliers` masks the 1,536-wide
+    GELU output and takes the two channels from int8 products."""
+    found = {}
+    for x, members in groups.items():
+        gelu = edit.producers.get(x)
+        channels = edit.outlier_channels(x, maxima)
+        if gelu is None or gelu.op_type != "FastGelu" or len(gelu.input) > 1 or channels is None:
+            continue
+        if len(readers.get(gelu.input[0], [])) == 1 and len(members) == 1:
+            found[gelu.input[0]] = (x, channels)
+    return found

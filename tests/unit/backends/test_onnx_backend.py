@@ -48,11 +48,15 @@ def test_int8_rewrites_keep_the_head_and_outlier_channels_fp32(random_classifier
     """Both int8 rewrites quantise every matmul in the encoder layers but keep the classifier
     head fp32 and send OUTLIER_CHANNELS of each quantised input through fp32, but the
     attention output's (OUTLIERS_SKIP); int8 fuses the matmuls that share an input (query,
-    key, value) into one kernel with their biases; GELU runs as FastGelu."""
+    key, value) into one kernel with their biases, and computes the FFN output's outlier
+    channels from the FFN input (a thin fp32 matmul and a FastGelu, no mask); GELU runs as
+    FastGelu; no Reshape computes its shape at run time (onnx_edits.static_reshapes)."""
     import onnx
+    from onnx import numpy_helper
 
     from plmkit import loading
-    from plmkit.loading.onnx_int8 import OUTLIER_CHANNELS, matmuls_to_keep
+    from plmkit.loading.onnx_graph_edit import OUTLIER_CHANNELS
+    from plmkit.loading.onnx_int8 import matmuls_to_keep
 
     assert not registry.missing("onnx-int8-partial"), registry.missing("onnx-int8-partial")
     model = str(random_classifier_dir)
@@ -77,12 +81,18 @@ def test_int8_rewrites_keep_the_head_and_outlier_channels_fp32(random_classifier
     assert len(fused) == inputs and not nodes("int8", "MatMulIntegerToFloat")
     assert len(nodes("int8", "Split")) == 2  # q, k, v of layer 0; k, v of the last
     assert all(len(n.input) == 5 and n.input[4] for n in fused)  # each with its bias
-    for quantization in ("int8", "int8-partial"):
+    # not the attention output's, in either layer; int8: nor the FFN output's (2 layers)
+    for quantization, gathered, gelus in (("int8", inputs - 4, 4), ("int8-partial", inputs - 2, 2)):
         gathers = outlier_gathers(quantization)
-        assert len(gathers) == inputs - 2  # not the attention output's, in either layer
-        assert len(nodes(quantization, "FastGelu")) == 2 and not nodes(quantization, "Erf")
+        assert len(gathers) == gathered
+        assert len(nodes(quantization, "FastGelu")) == gelus and not nodes(quantization, "Erf")
         weights = {i.name: i for i in graph(quantization).initializer}
         assert all(list(weights[n.input[1]].dims) == [OUTLIER_CHANNELS] for n in gathers)
+        layers = [n for n in nodes(quantization, "Reshape") if "/layer." in n.name]
+        assert layers and all(n.input[1] in weights for n in layers)  # the heads' split, merge
+    weights = {i.name: numpy_helper.to_array(i) for i in graph("int8").initializer}
+    columns = [w for name, w in weights.items() if name.endswith("_gelu_columns")]
+    assert len(columns) == 2 and all(w.shape[1] == OUTLIER_CHANNELS for w in columns)
 
 
 def test_classifier_exports_say_they_run_the_first_token_alone(random_classifier_dir):

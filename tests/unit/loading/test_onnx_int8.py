@@ -12,11 +12,8 @@ ort = pytest.importorskip("onnxruntime")
 from onnx_graphs import one_matmul, save_graph  # noqa: E402
 
 from plmkit.loading.int8_calibration import input_statistics, int8_columns  # noqa: E402
-from plmkit.loading.onnx_int8 import (  # noqa: E402
-    OUTLIER_CHANNELS,
-    quantize_fused,
-    quantize_per_token,
-)
+from plmkit.loading.onnx_graph_edit import OUTLIER_CHANNELS  # noqa: E402
+from plmkit.loading.onnx_int8 import quantize_fused, quantize_per_token  # noqa: E402
 
 REWRITES = {"per token": quantize_per_token, "fused": quantize_fused}
 
@@ -111,13 +108,13 @@ def test_fused_rewrite_runs_matmuls_sharing_an_input_as_one_with_their_biases(tm
 def test_outlier_rows_set_no_int8_scale(tmp_path):
     """The weight rows of the outlier channels go through fp32, so they are left out of the
     int8 columns' scales: a column whose largest weight sits in such a row keeps fine steps."""
-    from plmkit.loading.onnx_int8 import _GraphEdit
+    from plmkit.loading.onnx_graph_edit import GraphEdit
 
     rng = np.random.default_rng(0)
     w = rng.normal(size=(K, N)).astype(np.float32)
     w[3] *= 50
     gram = np.eye(K)
-    part, part_gram = _GraphEdit.int8_part(w, "x", np.array([3, 40]), {"x": gram})
+    part, part_gram = GraphEdit.int8_part(w, "x", np.array([3, 40]), {"x": gram})
     assert not part[[3, 40]].any() and not part_gram[3].any() and not part_gram[:, 40].any()
     assert w[3].any() and gram[3, 3] == 1  # the caller's arrays are left alone
     _, scale = int8_columns(part)
@@ -160,3 +157,130 @@ def test_exact_gelu_becomes_fast_gelu(tmp_path):
     keep_all = ["/layer.0/dense/MatMul"]
     quantize_fused(source, fast, keep_all)
     assert np.abs(_run(fast, x) - exact).max() < 1e-3
+
+
+def _ffn(path, w1: np.ndarray, b1: np.ndarray, w2: np.ndarray) -> None:
+    """x @ w1 + b1 -> exact GELU (as the exporter writes it) -> @ w2 -> y, named as in an
+    encoder layer's FFN."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    def constant(name: str, value: float):
+        tensor = numpy_helper.from_array(np.array(value, np.float32), name)
+        return helper.make_node("Constant", [], [name], value=tensor)
+
+    nodes = [
+        helper.make_node("MatMul", ["x", "w1"], ["h0"], name="/layer.0/intermediate/MatMul"),
+        helper.make_node("Add", ["h0", "b1"], ["h"]),
+        constant("root2", 2**0.5),
+        constant("one", 1.0),
+        constant("half", 0.5),
+        helper.make_node("Div", ["h", "root2"], ["scaled"]),
+        helper.make_node("Erf", ["scaled"], ["erf"]),
+        helper.make_node("Add", ["erf", "one"], ["erf1"]),
+        helper.make_node("Mul", ["h", "erf1"], ["twice"]),
+        helper.make_node("Mul", ["twice", "half"], ["g"]),
+        helper.make_node("MatMul", ["g", "w2"], ["y"], name="/layer.0/output/MatMul"),
+    ]
+    arrays = {"w1": w1, "b1": b1, "w2": w2}
+    graph = helper.make_graph(
+        nodes,
+        "ffn",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["b", "t", w1.shape[0]])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["b", "t", w2.shape[1]])],
+        [numpy_helper.from_array(v, k) for k, v in arrays.items()],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+
+
+def test_fused_rewrite_takes_the_ffn_outputs_outlier_channels_from_its_input(tmp_path):
+    """Two FFN channels 30x larger than the rest after GELU: the fused rewrite zeroes them in
+    the int8 FFN input (weight columns and bias) and computes them whole in fp32 from x, so
+    no mask runs over the wide GELU output, and the error falls as with `outliers`' mask."""
+    rng = np.random.default_rng(0)
+    hidden = 96
+    w1 = rng.normal(size=(K, hidden)).astype(np.float32) / 8
+    w1[:, [5, 70]] *= 30
+    b1 = rng.normal(size=hidden).astype(np.float32) / 10
+    w2 = rng.normal(size=(hidden, N)).astype(np.float32) / 8
+    source = tmp_path / "fp32.onnx"
+    _ffn(source, w1, b1, w2)
+
+    def feed(seed: int) -> dict:
+        x = np.random.default_rng(seed).normal(size=(2, 5, K)).astype(np.float32)
+        return {"x": x, "attention_mask": np.ones((2, 5), np.int64)}
+
+    maxima, grams = input_statistics(source, [feed(1)])
+    assert set(np.argsort(-maxima["g"])[:OUTLIER_CHANNELS]) == {5, 70}
+    x = feed(2)["x"]
+    exact = _run(source, x)
+    errors = {}
+    for name, found in (("plain", None), ("outliers", maxima)):
+        target = tmp_path / f"{name}.onnx"
+        assert quantize_fused(source, target, [], found, grams if found else None) == 2
+        errors[name] = np.abs(_run(target, x) - exact).max() / np.abs(exact).max()
+    graph = onnx.load(str(tmp_path / "outliers.onnx")).graph
+    assert not [n for n in graph.node if n.op_type == "Mul" and "g" in n.input]  # no mask
+    side = [n for n in graph.node if n.op_type == "FastGelu" and len(n.input) == 2]
+    assert len(side) == 1  # the two channels' GELU, with their bias
+    weights = {i.name: onnx.numpy_helper.to_array(i) for i in graph.initializer}
+    assert next(w for k, w in weights.items() if k.endswith("_gelu_columns")).shape == (K, 2)
+    # measured: 0.0046 against 0.0203
+    assert errors["outliers"] < errors["plain"] / 3, errors
+
+
+def test_static_reshapes_keep_the_outputs_at_every_shape(tmp_path):
+    """A Reshape whose shape the graph computes (Shape, Gather, Unsqueeze, Concat, as the
+    exporter splits heads) gets a constant one, [0, 0, heads, size]: the same outputs at
+    shapes other than the probes', and the shape nodes go at `prune`."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    from plmkit.loading.onnx_edits import prune, static_reshapes
+
+    def constant(name: str, value) -> object:
+        return numpy_helper.from_array(np.array(value, np.int64), name)
+
+    nodes = [
+        helper.make_node("Shape", ["input_ids"], ["shape"]),
+        helper.make_node("Gather", ["shape", "zero"], ["b"], axis=0),
+        helper.make_node("Gather", ["shape", "one"], ["t"], axis=0),
+        helper.make_node("Unsqueeze", ["b", "axes"], ["b1"]),
+        helper.make_node("Unsqueeze", ["t", "axes"], ["t1"]),
+        helper.make_node("Concat", ["b1", "t1", "heads"], ["target"], axis=0),
+        helper.make_node("Cast", ["input_ids"], ["ids"], to=TensorProto.FLOAT),
+        helper.make_node("Unsqueeze", ["ids", "last"], ["ids1"]),
+        helper.make_node("Tile", ["ids1", "repeats"], ["x"]),  # (b, t, 6)
+        helper.make_node("Reshape", ["x", "target"], ["y"]),  # (b, t, 2, 3)
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "heads",
+        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["b", "t"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["b", "t", 2, 3])],
+        [
+            constant("zero", 0),
+            constant("one", 1),
+            constant("axes", [0]),
+            constant("heads", [2, 3]),
+            constant("last", [2]),
+            constant("repeats", [1, 1, 6]),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+
+    def run(m, ids):
+        return ort.InferenceSession(m.SerializeToString()).run(None, {"input_ids": ids})[0]
+
+    ids = np.arange(4 * 9, dtype=np.int64).reshape(4, 9)
+    before = run(model, ids)
+    assert static_reshapes(model) == 1
+    reshape = next(n for n in model.graph.node if n.op_type == "Reshape")
+    shape = next(i for i in model.graph.initializer if i.name == reshape.input[1])
+    assert numpy_helper.to_array(shape).tolist() == [0, 0, 2, 3]
+    kept = prune(list(model.graph.node), {"y"})
+    assert [n.op_type for n in kept] == ["Cast", "Unsqueeze", "Tile", "Reshape"]
+    del model.graph.node[:]
+    model.graph.node.extend(kept)
+    np.testing.assert_array_equal(run(model, ids), before)
