@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from forked import in_forked_child
 
 from plmkit import backends
 from plmkit.backends import registry
@@ -148,7 +149,6 @@ def test_partial_int8_agrees_with_fp32_within_tolerance(
 def test_rows_split_across_cores_also_in_a_forked_child(tiny_bert_dir, texts, monkeypatch):
     """A batch's rows run in parts on a thread pool; a child forked after the pool started
     (its threads stay behind in the parent) makes its own instead of waiting forever."""
-    import multiprocessing
 
     from plmkit import loading
     from plmkit.backends import build_encoder
@@ -164,18 +164,10 @@ def test_rows_split_across_cores_also_in_a_forked_child(tiny_bert_dir, texts, mo
     rows = [backend.forward(ids[i : i + 1], mask[i : i + 1])[0] for i in range(len(ids))]
     np.testing.assert_allclose(whole, np.stack(rows), rtol=0, atol=1e-5)
 
-    def child(queue) -> None:
-        queue.put(np.abs(backend.forward(ids, mask) - whole).max())
+    def child() -> float:
+        return np.abs(backend.forward(ids, mask) - whole).max()
 
-    context = multiprocessing.get_context("fork")
-    queue = context.Queue()
-    process = context.Process(target=child, args=(queue,))
-    process.start()
-    process.join(timeout=60)
-    if process.is_alive():
-        process.kill()
-        pytest.fail("the forked child hung on the parent's thread pool")
-    assert queue.get(timeout=5) < 1e-5
+    assert in_forked_child(child, "the forked child hung on the parent's thread pool") < 1e-5
 
 
 def test_many_texts_run_whole_batches_one_per_core_with_the_same_results(tiny_bert_dir, texts):

@@ -3,11 +3,11 @@ session lent to each run at once."""
 
 from __future__ import annotations
 
-import multiprocessing
 import threading
 
 import numpy as np
 import pytest
+from forked import in_forked_child
 
 from plmkit.backends import registry
 
@@ -147,16 +147,9 @@ def test_the_pool_works_in_a_forked_child_while_the_parent_holds_a_session(expor
     with pool.borrow() as held:
         expected = held.run(None, feeds)[0]
 
-        def child(queue) -> None:
+        def child() -> float:
             with pool.borrow() as session:
-                queue.put(np.abs(session.run(None, feeds)[0] - expected).max())
+                return np.abs(session.run(None, feeds)[0] - expected).max()
 
-        context = multiprocessing.get_context("fork")
-        queue = context.Queue()
-        process = context.Process(target=child, args=(queue,))
-        process.start()
-        process.join(timeout=60)
-        if process.is_alive():
-            process.kill()
-            pytest.fail("the forked child waited for a session its parent had borrowed")
-    assert queue.get(timeout=5) == 0
+        hung = "the forked child waited for a session its parent had borrowed"
+        assert in_forked_child(child, hung) == 0

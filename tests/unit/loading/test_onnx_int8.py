@@ -9,7 +9,7 @@ import pytest
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from onnx_graphs import one_matmul, save_graph  # noqa: E402
+from onnx_graphs import exact_gelu, one_matmul, save_graph  # noqa: E402
 
 from plmkit.loading.int8_calibration import input_statistics, int8_columns  # noqa: E402
 from plmkit.loading.onnx_graph_edit import OUTLIER_CHANNELS  # noqa: E402
@@ -124,22 +124,11 @@ def test_outlier_rows_set_no_int8_scale(tmp_path):
 def test_exact_gelu_becomes_fast_gelu(tmp_path):
     """The exporter's x * (1 + Erf(x / sqrt 2)) * 0.5 after a quantised matmul becomes one
     FastGelu node (tanh form), within 1e-3 of the exact GELU; its constants go too."""
-    from onnx import helper, numpy_helper
-
-    def constant(name: str, value: float):
-        tensor = numpy_helper.from_array(np.array(value, np.float32), name)
-        return helper.make_node("Constant", [], [name], value=tensor)
+    from onnx import helper
 
     nodes = [
         helper.make_node("MatMul", ["x", "w"], ["h"], name="/layer.0/dense/MatMul"),
-        constant("root2", 2**0.5),
-        constant("one", 1.0),
-        constant("half", 0.5),
-        helper.make_node("Div", ["h", "root2"], ["scaled"]),
-        helper.make_node("Erf", ["scaled"], ["erf"]),
-        helper.make_node("Add", ["erf", "one"], ["erf1"]),
-        helper.make_node("Mul", ["h", "erf1"], ["twice"]),
-        helper.make_node("Mul", ["twice", "half"], ["y"]),
+        *exact_gelu("h", "y"),
     ]
     weight = np.random.default_rng(0).normal(size=(K, N)).astype(np.float32) / 4
     source = tmp_path / "fp32.onnx"
@@ -164,21 +153,10 @@ def _ffn(path, w1: np.ndarray, b1: np.ndarray, w2: np.ndarray) -> None:
     encoder layer's FFN."""
     from onnx import TensorProto, helper, numpy_helper
 
-    def constant(name: str, value: float):
-        tensor = numpy_helper.from_array(np.array(value, np.float32), name)
-        return helper.make_node("Constant", [], [name], value=tensor)
-
     nodes = [
         helper.make_node("MatMul", ["x", "w1"], ["h0"], name="/layer.0/intermediate/MatMul"),
         helper.make_node("Add", ["h0", "b1"], ["h"]),
-        constant("root2", 2**0.5),
-        constant("one", 1.0),
-        constant("half", 0.5),
-        helper.make_node("Div", ["h", "root2"], ["scaled"]),
-        helper.make_node("Erf", ["scaled"], ["erf"]),
-        helper.make_node("Add", ["erf", "one"], ["erf1"]),
-        helper.make_node("Mul", ["h", "erf1"], ["twice"]),
-        helper.make_node("Mul", ["twice", "half"], ["g"]),
+        *exact_gelu("h", "g"),
         helper.make_node("MatMul", ["g", "w2"], ["y"], name="/layer.0/output/MatMul"),
     ]
     arrays = {"w1": w1, "b1": b1, "w2": w2}
