@@ -16,6 +16,10 @@ one such channel sets every token's scale and coarsens the others' steps. Kept i
 (tokens, 2) x (2, N) matmul) and zeroed in the int8 input, MiniLM's worst built-in sentence
 went 0.9756 -> 0.9953 at 3.5% less speed than plain int8 (onnx_int8.py's table)."""
 
+SPLIT_PARTS_MAX = 8
+"""Most parts `GraphEdit.split_outliers` divides a channel into (MiniLM's need 2-5): past
+that the int8 product widens by more than the fp32 path costs."""
+
 OUTLIERS_SKIP = ("Reshape",)
 """Inputs made by these ops get no outlier channels: in a BERT-style export, the Reshape that
 merges the attention heads, the attention output projection's input. Its channels stand out
@@ -96,6 +100,52 @@ class GraphEdit:
             gram = gram.copy()
             gram[channels, :] = gram[:, channels] = 0
         return w, gram
+
+    def split_outliers(self, x: str, maxima: dict[str, np.ndarray] | None, prefix: str):
+        """(x with each outlier channel divided into equal parts that each fit the range of
+        the other channels, the parts past the first side by side after all channels, as new
+        nodes; the factor per channel; the channel of each added part), or None: no outlier
+        channels, none larger than the rest, or one that needs more than SPLIT_PARTS_MAX
+        parts (it goes through fp32 then, `outliers`). For one scale per tensor: the int8
+        kernel takes the channels whole, each part on the other channels' steps."""
+        from onnx import helper
+
+        channels = self.outlier_channels(x, maxima)
+        if channels is None:
+            return None
+        rest = max(float(np.delete(maxima[x], channels).max()), 1e-12)
+        parts = np.maximum(np.ceil(maxima[x][channels] / rest), 1).astype(int)
+        if (parts == 1).all() or parts.max() > SPLIT_PARTS_MAX:
+            return None
+        factor = np.ones(maxima[x].shape[0], np.float32)
+        factor[channels] = 1 / parts
+        added = np.repeat(channels, parts - 1).astype(np.int64)
+        self.nodes += [
+            helper.make_node("Mul", [x, self.const(f"{prefix}_parts", factor)], [f"{prefix}_part"]),
+            helper.make_node(
+                "Gather",
+                [f"{prefix}_part", self.const(f"{prefix}_added", added)],
+                [f"{prefix}_more"],
+                axis=-1,
+            ),
+            helper.make_node(
+                "Concat", [f"{prefix}_part", f"{prefix}_more"], [f"{prefix}_split"], axis=-1
+            ),
+        ]
+        return f"{prefix}_split", factor, added
+
+    @staticmethod
+    def split_weights(w: np.ndarray, gram, factor: np.ndarray, added: np.ndarray) -> tuple:
+        """(w, X^T X or None) for an input split by `split_outliers`: each added part takes a
+        copy of its channel's weight row, and X^T X follows the split input (X' = X T)."""
+        k = w.shape[0]
+        wide = np.concatenate([w, w[added]], axis=0)
+        if gram is None:
+            return wide, None
+        t = np.zeros((k, k + len(added)))
+        t[np.arange(k), np.arange(k)] = factor
+        t[added, k + np.arange(len(added))] = factor[added]
+        return wide, t.T @ gram @ t
 
     def add_outliers(self, int8_out: str, outlier_x: str, rows: np.ndarray, out: str) -> None:
         """out = int8_out + outlier_x @ rows (the outlier channels' weight rows, fp32)."""

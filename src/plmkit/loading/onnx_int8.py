@@ -52,6 +52,15 @@ against 0.9912 (ONNX fp32 reference), movie snippets unchanged (0.9984 / 0.9953)
 out the FFN output's outlier channels instead dropped the worst built-in sentence to 0.9827,
 the LayerNorm outputs' to 0.9729.
 
+INT8_VERSION 8 (int8 only): where its outlier channels are at most SPLIT_PARTS_MAX times
+the largest other channel, an input's outlier channels no longer go through fp32: each is
+divided into that many equal parts side by side in the int8 input, with copies of its weight
+rows (GraphEdit.split_outliers): one scale per tensor then fits the other channels as with
+the fp32 path, and the thin fp32 product and the Add over the wide output go. MiniLM needs
+2-5 parts at its LayerNorm outputs (4-12 more input channels on 384): 1.030-1.045x paired on
+one thread, worst built-in sentence 0.9912 (v7 0.9910), movie snippets 0.9983 / 0.9941
+(0.9984 / 0.9953).
+
 Outlier channels on only some inputs (per tensor) fell below 0.99 (0.985-0.990), and 3,
 4 or 6 channels instead of 2 gave 0.9917, 0.9906, 0.9900: the per-tensor scale, not the
 outliers, sets the rest. Earlier measurements (Zen 3, one thread, batches of 16; the
@@ -83,14 +92,15 @@ import numpy as np
 from plmkit.loading.int8_calibration import int8_columns
 from plmkit.loading.onnx_graph_edit import GraphEdit
 
-INT8_VERSION = 7
+INT8_VERSION = 8
 """Part of the cache key of int8 copies: 1 was quantize_dynamic (one scale per batch), 2 had
 no outlier channels (int8-partial kept each layer's value and FFN output in fp32), 3's int8
 had one scale per token, no outlier channels and an int8 head, 4 the attention's NaN guards
 (exports.drop_softmax_nan_guards; the same results), 5 weights rounded one by one, the exact
 GELU and outlier channels at the attention output's input, 6 masked the FFN output's
-outlier channels in int8's input and had the exporter's computed Reshape shapes (7:
-`_gelu_outliers`, onnx_edits.static_reshapes; 6 was int8_columns' GPTQ, FastGelu,
+outlier channels in int8's input and had the exporter's computed Reshape shapes, 7 sent
+the other outlier channels through fp32 in int8 too (8: GraphEdit.split_outliers; 7 was
+`_gelu_outliers` and onnx_edits.static_reshapes; 6 int8_columns' GPTQ, FastGelu,
 OUTLIERS_SKIP)."""
 
 
@@ -257,11 +267,18 @@ def quantize_fused(
             weights, biases = [w], [bias]
             from_gelu[gelu_out] = (f"{p}_gelu_out", channels)
         w = np.concatenate(weights, axis=1)
+        split = None if x in from_gelu else edit.split_outliers(x, maxima, p)
         if x in from_gelu:  # zero in x already: no mask
             plain, (outlier_x, channels) = x, from_gelu[x]
+            kernel_w, gram = edit.int8_part(w, x, channels, grams)
+        elif split is not None:  # the outlier channels in parts, all in int8
+            plain, factor, added = split
+            outlier_x = channels = None
+            kernel_w, gram = edit.split_weights(w, (grams or {}).get(x), factor, added)
         else:
             plain, outlier_x, channels = edit.outliers(x, maxima, p)
-        q, column_scale = int8_columns(*edit.int8_part(w, x, channels, grams))
+            kernel_w, gram = edit.int8_part(w, x, channels, grams)
+        q, column_scale = int8_columns(kernel_w, gram)
         whole = outputs[0] if len(members) == 1 else f"{p}_all"
         int8_out = whole if channels is None else f"{p}_int8"
         edit.nodes.append(

@@ -49,8 +49,9 @@ def test_int8_rewrites_keep_the_head_and_outlier_channels_fp32(random_classifier
     """Both int8 rewrites quantise every matmul in the encoder layers but keep the classifier
     head fp32 and send OUTLIER_CHANNELS of each quantised input through fp32, but the
     attention output's (OUTLIERS_SKIP); int8 fuses the matmuls that share an input (query,
-    key, value) into one kernel with their biases, and computes the FFN output's outlier
-    channels from the FFN input (a thin fp32 matmul and a FastGelu, no mask); GELU runs as
+    key, value) into one kernel with their biases, computes the FFN output's outlier
+    channels from the FFN input (a thin fp32 matmul and a FastGelu, no mask) and splits the
+    other inputs' outlier channels into parts in int8 (split_outliers); GELU runs as
     FastGelu; no Reshape computes its shape at run time (onnx_edits.static_reshapes)."""
     import onnx
     from onnx import numpy_helper
@@ -82,10 +83,17 @@ def test_int8_rewrites_keep_the_head_and_outlier_channels_fp32(random_classifier
     assert len(fused) == inputs and not nodes("int8", "MatMulIntegerToFloat")
     assert len(nodes("int8", "Split")) == 2  # q, k, v of layer 0; k, v of the last
     assert all(len(n.input) == 5 and n.input[4] for n in fused)  # each with its bias
-    # not the attention output's, in either layer; int8: nor the FFN output's (2 layers)
-    for quantization, gathered, gelus in (("int8", inputs - 4, 4), ("int8-partial", inputs - 2, 2)):
+
+    # not the attention output's, in either layer; int8: nor the FFN output's (2 layers),
+    # and its outlier channels go in parts through int8 where 8 parts fit them
+    def split(quantization: str) -> list:
+        return [n for n in nodes(quantization, "Concat") if n.output[0].endswith("_split")]
+
+    assert len(outlier_gathers("int8")) + len(split("int8")) == inputs - 4
+    assert split("int8") and not split("int8-partial")
+    for quantization, gathered, gelus in (("int8", None, 4), ("int8-partial", inputs - 2, 2)):
         gathers = outlier_gathers(quantization)
-        assert len(gathers) == gathered
+        assert gathered is None or len(gathers) == gathered
         assert len(nodes(quantization, "FastGelu")) == gelus and not nodes(quantization, "Erf")
         weights = {i.name: i for i in graph(quantization).initializer}
         assert all(list(weights[n.input[1]].dims) == [OUTLIER_CHANNELS] for n in gathers)
