@@ -2,10 +2,13 @@
 
 Both quantise every MatMul whose right-hand side is a weight (but the head, `keep`): its
 weights once, symmetric int8, one scale per output column, rounded against the inputs seen on
-CALIBRATION_TEXTS (GPTQ); its input at run time; and both send each quantised input's
-OUTLIER_CHANNELS largest channels (but the attention output's) through fp32 instead
-(LLM.int8()'s decomposition, Dettmers et al., 2022): found on CALIBRATION_TEXTS, a thin
-fp32 matmul, zeroed in the int8 input. They differ in the activation scale:
+CALIBRATION_TEXTS (GPTQ); its input at run time. Each quantised input's OUTLIER_CHANNELS
+largest channels (found on CALIBRATION_TEXTS; none at the attention output's) keep the
+activation scale from fitting them alone: int8-partial sends them through fp32 (LLM.int8()'s
+decomposition, Dettmers et al., 2022: a thin fp32 matmul, zeroed in the int8 input); int8
+computes the FFN output's from the FFN input in fp32 (`_gelu_outliers`) and splits the
+others into int8 parts that fit the other channels (GraphEdit.split_outliers), fp32 only
+where that takes more than SPLIT_PARTS_MAX parts. They differ in the activation scale:
 
 - int8-partial (`quantize_per_token`): one scale per token (row), |x|max / 127, zero point
   128, then ONNX Runtime's `MatMulIntegerToFloat` (the u8 x s8 GEMM and the column scales)
