@@ -41,9 +41,10 @@ class Row:
     """Timed rounds, the best of which counts (fewer than asked for a slow engine: see
     harness.ROUND_BUDGET_S)."""
     round_seconds: list[float] | None = None
-    """Each timed round's seconds, in order: one slow round is a spell of the host's, an
-    engine slow in all of them was slow throughout (session 16 saw one ONNX scenario a run
-    so, with nothing else running, and could not tell more from `rounds` alone)."""
+    """Each timed round's seconds, in order: one slow round is a spell, an engine slow in all
+    of them was slow throughout (session 16 saw one ONNX scenario a run so and could not tell
+    more from `rounds` alone; session 17 traced it to a session shared by two threads,
+    backends/onnx_sessions.py)."""
 
     @property
     def of_limit(self) -> float | None:

@@ -40,7 +40,7 @@ class GraphEdit:
         from plmkit.loading.onnx_edits import static_reshapes
 
         self.model = onnx.load(str(source))
-        self.static_reshapes = static_reshapes(self.model)
+        static_reshapes(self.model)
         self.weights = {i.name: i for i in self.model.graph.initializer}
         self.producers = {o: n for n in self.model.graph.node for o in n.output}
         self.nodes: list = []

@@ -218,9 +218,9 @@ def quantize_fused(
         after = readers.get(node.output[0], [])
         if len(after) == 1 and after[0].op_type == "Add":
             other = next(i for i in after[0].input if i != node.output[0])
-            source = edit.producers.get(other)
-            if source is not None and source.op_type == "Identity":  # a shared initialiser
-                other = source.input[0]
+            producer = edit.producers.get(other)
+            if producer is not None and producer.op_type == "Identity":  # a shared initialiser
+                other = producer.input[0]
             if other in edit.weights:
                 bias = edit.array(other)
                 if bias.shape == (columns,) and bias.dtype == np.float32:
@@ -270,11 +270,10 @@ def quantize_fused(
             weights, biases = [w], [bias]
             from_gelu[gelu_out] = (f"{p}_gelu_out", channels)
         w = np.concatenate(weights, axis=1)
-        split = None if x in from_gelu else edit.split_outliers(x, maxima, p)
         if x in from_gelu:  # zero in x already: no mask
             plain, (outlier_x, channels) = x, from_gelu[x]
             kernel_w, gram = edit.int8_part(w, x, channels, grams)
-        elif split is not None:  # the outlier channels in parts, all in int8
+        elif split := edit.split_outliers(x, maxima, p):  # the outlier channels in int8 parts
             plain, factor, added = split
             outlier_x = channels = None
             kernel_w, gram = edit.split_weights(w, (grams or {}).get(x), factor, added)
