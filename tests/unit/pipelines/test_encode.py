@@ -18,6 +18,15 @@ def test_encode_shapes_and_input_order(tiny_bert_dir):
     np.testing.assert_allclose(result.embeddings, np.stack(alone), atol=1e-5)
 
 
+def test_tokens_are_made_only_when_asked_for(tiny_bert_dir):
+    """Embeddings alone (the server, the bench) never convert ids to tokens."""
+    result = encode(["the cat sat", "a"], str(tiny_bert_dir), backend="torch-fp32")
+    assert "tokens" not in vars(result)
+    assert result.tokens == [result.tokenizer.convert_ids_to_tokens(x) for x in result.ids]
+    assert result.tokens[0][0] == "[CLS]" and "tokens" in vars(result)
+    assert result.shapes == [(1, 5, 32), (1, 3, 32)]
+
+
 def test_encode_token_states_and_normalize(tiny_bert_dir):
     result = encode(["the cat sat"], str(tiny_bert_dir), normalize=True, return_token_states=True)
     assert result.token_states[0].shape == (5, 32)
