@@ -7,8 +7,10 @@ answered with `importlib.util.find_spec`, which does not import it (keeps start-
 from __future__ import annotations
 
 import importlib.util
+import re
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 from plmkit.errors import BackendUnavailableError
 from plmkit.registry import Kind
@@ -175,6 +177,27 @@ def llama_build_unsupported() -> tuple[str, ...]:
         cached[key] = unsupported_features(info, set(cpu_flags()), run.returncode)
         remember(path, key, cached[key])
     return tuple(cached[key])
+
+
+def engine_version(distribution: str, missing: str = "-") -> str:
+    """An engine's installed version (`missing` when it is not installed); llama-cpp-python's
+    with "+" and the name of plmkit's patch where `make llama-lib` built it patched
+    (tools/patch_llama_sgemm.py): what the bench reports and `auto`'s choices are keyed by.
+    The patch's mark is read from the package's files, without loading llama.cpp."""
+    from plmkit.paths import package_version
+
+    version = package_version(distribution)
+    if version is None:
+        return missing
+    if distribution != "llama_cpp_python":
+        return version
+    try:
+        spec = importlib.util.find_spec("llama_cpp")
+        text = Path(spec.origin).read_text(encoding="utf-8") if spec and spec.origin else ""
+    except (ImportError, ValueError, OSError):
+        text = ""
+    patch = re.search(r'^__plmkit_patch__ = "([\w.-]+)"', text, re.MULTILINE)
+    return f"{version}+{patch.group(1)}" if patch else version
 
 
 def names(kind: Kind) -> list[str]:

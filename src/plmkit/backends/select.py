@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from plmkit.backends import registry
 from plmkit.backends.base import CausalLMBackend, EncoderBackend, Sampling, Task
 from plmkit.backends.calibration import (
     CALIBRATION_FILE,
@@ -46,7 +47,7 @@ from plmkit.backends.candidates import candidates
 from plmkit.backends.chat_agreement import CHAT_TOKENS, allowed_changes, changed_answers
 from plmkit.backends.timing import TIMED_BATCH_SIZE, TIMED_BATCHES, outputs_of, timed_in_turns
 from plmkit.batching import padded_batches
-from plmkit.paths import cache_dir, package_version, read_json, remember, weights_stamp
+from plmkit.paths import cache_dir, read_json, remember, weights_stamp
 from plmkit.registry import resolve
 
 log = logging.getLogger("plmkit")
@@ -117,8 +118,7 @@ def _key(model: str, task: str, candidates: list[str]) -> str:
     if spec.source != "embedded":
         directory = loading.model_dir(spec)
         identity = f"{directory}|{weights_stamp(directory)}"
-    info = cpu_info()
-    versions = {dist: package_version(dist, "-") for dist in ENGINES}
+    info, versions = cpu_info(), {dist: registry.engine_version(dist) for dist in ENGINES}
     parts = [SCHEMA, identity, task, info.signature, info.threads, candidates, versions]
     return hashlib.sha1(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -23,8 +23,6 @@ import platform
 import time
 from functools import partial
 
-from plmkit.paths import package_version
-
 DISTRIBUTIONS = (
     "plmkit",
     "torch",
@@ -38,10 +36,13 @@ DISTRIBUTIONS = (
 
 
 def versions() -> dict[str, str]:
-    """Python and each of `DISTRIBUTIONS`: its version or "not installed"."""
+    """Python and each of `DISTRIBUTIONS`: its version or "not installed" (llama-cpp-python's
+    with "+sgemm-few-rows" where `make llama-lib` built it with plmkit's patch)."""
+    from plmkit.backends.registry import engine_version
+
     return {
         "python": platform.python_version(),
-        **{dist: package_version(dist, "not installed") for dist in DISTRIBUTIONS},
+        **{dist: engine_version(dist, "not installed") for dist in DISTRIBUTIONS},
     }
 
 
