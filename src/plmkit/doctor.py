@@ -100,12 +100,14 @@ def llama_notes() -> list[str]:
 
 def doctor() -> dict:
     """Everything `plm doctor` reports, as plain data."""
+    from plmkit.backends.registry import engine_version  # llama.cpp's names plmkit's patch
+
     busy = hardware.busy_cores()
     note = hardware.contention_advice(busy)
     return {
         "python": sys.version.split()[0],
         "platform": platform.platform(),
-        "packages": {p: package_version(p, "not installed") for p in PACKAGES},
+        "packages": {p: engine_version(p, "not installed") for p in PACKAGES},
         "models": model_status(),
         "cache": {"plmkit": str(cache_dir()), "huggingface": str(hf_cache_dir())},
         "offline": "1" if hub_offline() else "0",

@@ -93,6 +93,7 @@ def test_the_installed_build_reports_its_patch(tmp_path, monkeypatch):
     monkeypatch.delitem(sys.modules, "llama_cpp", raising=False)  # find_spec looks there first
     monkeypatch.setattr("plmkit.paths.package_version", lambda dist, missing=None: "0.3.36")
     assert registry.engine_version("llama_cpp_python") == "0.3.36+x-y"
+    assert registry.engine_version("llama-cpp-python") == "0.3.36+x-y"  # plm doctor's name
     assert registry.engine_version("torch") == "0.3.36"  # no mark read for the others
     (package / "__init__.py").write_text('__version__ = "0.3.36"\n')
     importlib.invalidate_caches()

@@ -189,7 +189,7 @@ def engine_version(distribution: str, missing: str = "-") -> str:
     version = package_version(distribution)
     if version is None:
         return missing
-    if distribution != "llama_cpp_python":
+    if distribution.replace("-", "_") != "llama_cpp_python":
         return version
     try:
         spec = importlib.util.find_spec("llama_cpp")
