@@ -34,6 +34,11 @@ LLAMA_OPENMP = (
     "runs torch and CTranslate2 (--backend auto's first choice, plm bench, plm serve) its "
     "2-thread decoding ran a third slower; rebuild it without: make fast-llama LLAMA_REBUILD=1"
 )
+LLAMA_UNPATCHED = (
+    "llama.cpp was built without plmkit's matmul patch (tools/patch_llama_sgemm.py): on this "
+    "AVX-512 CPU up to 8 sequences decoding at once run ~1.25x slower (the same tokens); "
+    "rebuild it: make fast-llama LLAMA_REBUILD=1"
+)
 
 
 def model_status() -> dict[str, str]:
@@ -86,16 +91,22 @@ def chat_engine(model: str = "smollm2") -> dict:
 
 
 def llama_notes() -> list[str]:
-    """Advice on the installed llama.cpp build: an OpenMP one (`make setup` builds without
-    since 2026-12-04) is named with the fix. Asked only of a build this CPU can run (an
-    import of one made for another CPU may crash: `registry.llama_build_unsupported`)."""
+    """Advice on the installed llama.cpp build, each with the fix: an OpenMP one (`make
+    setup` builds without since 2026-12-04), one without plmkit's matmul patch on an AVX-512
+    CPU (the patch's only target; `make setup` applies it since 2026-12-04). Asked only of a
+    build this CPU can run (an import of one made for another CPU may crash:
+    `registry.llama_build_unsupported`)."""
     from plmkit.backends import registry
 
     if registry.missing("llama-cpp") is not None:
         return []
     from plmkit.backends.decode_threads import thread_pool
 
-    return [LLAMA_OPENMP] if thread_pool() == "openmp" else []
+    notes = [LLAMA_OPENMP] if thread_pool() == "openmp" else []
+    unpatched = "+" not in registry.engine_version("llama_cpp_python")
+    if unpatched and "avx512f" in hardware.cpu_flags():
+        notes.append(LLAMA_UNPATCHED)
+    return notes
 
 
 def doctor() -> dict:
