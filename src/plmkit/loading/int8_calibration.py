@@ -48,21 +48,15 @@ def input_statistics(
     (the graph's inputs and an attention_mask: 1 where a token is real), run through the fp32
     graph at `path`. The grams weigh each weight's rounding error (`int8_columns`)."""
     import onnx
-    import onnxruntime as ort
-    from onnx import helper
+
+    from plmkit.loading.onnx_edits import probe_session
 
     model = onnx.load(str(path))
     weights = {i.name for i in model.graph.initializer}
     inputs = sorted(
         {n.input[0] for n in model.graph.node if n.op_type == "MatMul" and n.input[1] in weights}
     )
-    for name in inputs:
-        model.graph.output.append(helper.make_value_info(name, onnx.TypeProto()))
-    options = ort.SessionOptions()
-    options.log_severity_level = 3  # not the exporter's unused constants, on every export
-    session = ort.InferenceSession(
-        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
-    )
+    session = probe_session(model, inputs)
     maxima: dict[str, np.ndarray] = {}
     grams: dict[str, np.ndarray] = {}
     graph_inputs = {i.name for i in session.get_inputs()}

@@ -75,8 +75,7 @@ def static_reshapes(model) -> int:
     needs two -1 keeps its computed one. The nodes left unread go at `prune`. MiniLM int8:
     1.01x (one thread, 1,000 movie snippets, each batch run by both graphs in turn)."""
     import onnx
-    import onnxruntime as ort
-    from onnx import helper, numpy_helper
+    from onnx import numpy_helper
 
     graph = model.graph
     constant = {i.name for i in graph.initializer}
@@ -85,15 +84,7 @@ def static_reshapes(model) -> int:
     inputs = list(graph.input)
     if not reshapes or any(i.type.tensor_type.elem_type != onnx.TensorProto.INT64 for i in inputs):
         return 0
-    probe = onnx.ModelProto()
-    probe.CopyFrom(model)
-    for name in {t for n in reshapes for t in (n.input[0], n.output[0])}:
-        probe.graph.output.append(helper.make_value_info(name, onnx.TypeProto()))
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    session = ort.InferenceSession(
-        probe.SerializeToString(), options, providers=["CPUExecutionProvider"]
-    )
+    session = probe_session(model, {t for n in reshapes for t in (n.input[0], n.output[0])})
     names = [o.name for o in session.get_outputs()]
     runs = []
     for batch, tokens in PROBE_SHAPES:
@@ -130,3 +121,22 @@ def prune(nodes: list, outputs: set[str]) -> list:
             kept.append(node)
             needed.update(node.input)
     return kept[::-1]
+
+
+def probe_session(model, tensors):
+    """An ONNX Runtime session on `model` that also returns the intermediate `tensors` (by
+    name), its warnings off (the exporter's unused constants, on every export); `model` is
+    left as it was."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import helper
+
+    outputs = len(model.graph.output)
+    model.graph.output.extend(helper.make_value_info(t, onnx.TypeProto()) for t in tensors)
+    try:
+        serialized = model.SerializeToString()
+    finally:
+        del model.graph.output[outputs:]
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    return ort.InferenceSession(serialized, options, providers=["CPUExecutionProvider"])
