@@ -103,8 +103,7 @@ def llama_notes() -> list[str]:
     from plmkit.backends.decode_threads import thread_pool
 
     notes = [LLAMA_OPENMP] if thread_pool() == "openmp" else []
-    unpatched = "+" not in registry.engine_version("llama_cpp_python")
-    if unpatched and "avx512f" in hardware.cpu_flags():
+    if registry.llama_cpp_patch() is None and "avx512f" in hardware.cpu_flags():
         notes.append(LLAMA_UNPATCHED)
     return notes
 

@@ -117,7 +117,7 @@ def test_doctor_says_which_engine_serves_chat_and_why(tmp_path, monkeypatch):
 def test_doctor_names_an_openmp_llama_build_and_the_fix(monkeypatch):
     from plmkit.backends import decode_threads
 
-    monkeypatch.setattr(registry, "engine_version", lambda dist: "0.3.36+sgemm-few-rows")
+    monkeypatch.setattr(registry, "llama_cpp_patch", lambda: "sgemm-few-rows")
     monkeypatch.setattr(registry, "missing", lambda name: None)
     monkeypatch.setattr(decode_threads, "thread_pool", lambda: "openmp")
     assert doctor.llama_notes() == [doctor.LLAMA_OPENMP]
@@ -130,20 +130,20 @@ def test_doctor_names_an_openmp_llama_build_and_the_fix(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    ("version", "flags", "noted"),
+    ("patch", "flags", "noted"),
     [
-        ("0.3.36", {"avx2", "avx512f"}, True),
-        ("0.3.36+sgemm-few-rows", {"avx2", "avx512f"}, False),
-        ("0.3.36", {"avx2"}, False),  # the patch changes nothing on AVX2: no rebuild asked
+        (None, {"avx2", "avx512f"}, True),
+        ("sgemm-few-rows", {"avx2", "avx512f"}, False),
+        (None, {"avx2"}, False),  # the patch changes nothing on AVX2: no rebuild asked
     ],
 )
-def test_doctor_names_a_llama_build_without_the_matmul_patch(monkeypatch, version, flags, noted):
+def test_doctor_names_a_llama_build_without_the_matmul_patch(monkeypatch, patch, flags, noted):
     from plmkit import hardware
     from plmkit.backends import decode_threads
 
     monkeypatch.setattr(registry, "missing", lambda name: None)
     monkeypatch.setattr(decode_threads, "thread_pool", lambda: "ggml")
-    monkeypatch.setattr(registry, "engine_version", lambda dist: version)
+    monkeypatch.setattr(registry, "llama_cpp_patch", lambda: patch)
     monkeypatch.setattr(hardware, "cpu_flags", lambda: frozenset(flags))
     assert doctor.llama_notes() == ([doctor.LLAMA_UNPATCHED] if noted else [])
     assert "LLAMA_REBUILD=1" in doctor.LLAMA_UNPATCHED

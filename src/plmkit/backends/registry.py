@@ -179,25 +179,31 @@ def llama_build_unsupported() -> tuple[str, ...]:
     return tuple(cached[key])
 
 
+def llama_cpp_patch() -> str | None:
+    """The name of plmkit's patch the installed llama-cpp-python was built with (`make
+    llama-lib`, tools/patch_llama_sgemm.py), or None: read from the package's files, without
+    loading llama.cpp."""
+    try:
+        spec = importlib.util.find_spec("llama_cpp")
+        text = Path(spec.origin).read_text(encoding="utf-8") if spec and spec.origin else ""
+    except (ImportError, ValueError, OSError):
+        return None
+    patch = re.search(r'^__plmkit_patch__ = "([\w.-]+)"', text, re.MULTILINE)
+    return patch.group(1) if patch else None
+
+
 def engine_version(distribution: str, missing: str = "-") -> str:
     """An engine's installed version (`missing` when it is not installed); llama-cpp-python's
-    with "+" and the name of plmkit's patch where `make llama-lib` built it patched
-    (tools/patch_llama_sgemm.py): what the bench reports and `auto`'s choices are keyed by.
-    The patch's mark is read from the package's files, without loading llama.cpp."""
+    with "+" and the name of plmkit's patch where it was built patched (`llama_cpp_patch`):
+    what the bench and `plm doctor` report and `auto`'s choices are keyed by."""
     from plmkit.paths import package_version
 
     version = package_version(distribution)
     if version is None:
         return missing
-    if distribution.replace("-", "_") != "llama_cpp_python":
-        return version
-    try:
-        spec = importlib.util.find_spec("llama_cpp")
-        text = Path(spec.origin).read_text(encoding="utf-8") if spec and spec.origin else ""
-    except (ImportError, ValueError, OSError):
-        text = ""
-    patch = re.search(r'^__plmkit_patch__ = "([\w.-]+)"', text, re.MULTILINE)
-    return f"{version}+{patch.group(1)}" if patch else version
+    is_llama = distribution.replace("-", "_") == "llama_cpp_python"
+    patch = llama_cpp_patch() if is_llama else None
+    return f"{version}+{patch}" if patch else version
 
 
 def names(kind: Kind) -> list[str]:
