@@ -73,10 +73,12 @@ bench: setup
 # (1 token 95-103 vs 90-105 tok/s, 8 sequences 304-333 vs 305-331; five runs each).
 LLAMA_CMAKE_ARGS = -DGGML_NATIVE=ON -DGGML_OPENMP=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
 	-DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAVA_BUILD=OFF -DLLAMA_CURL=OFF
-# Built from the sdist of LLAMA_VERSION with one patch to its float matmul for batches of up
-# to 8 rows (tools/patch_llama_sgemm.py: 8 bf16 sequences decoding together on a Zen 4 took
-# ~20 ms a step instead of ~25, the same numbers bit for bit); another version, or a source
-# the patch does not fit, is built as it is, with a note.
+# Built from the sdist of LLAMA_VERSION with three patches (tools/patch_llama.py): its float
+# matmul for batches of up to 8 rows (8 bf16 sequences decoding together on a Zen 4 took ~20
+# ms a step instead of ~25, the same numbers bit for bit), its bf16 matmul for one row (one
+# stream read its weights at up to 1.4x the rate), and transparent huge pages for its large
+# buffers (one bf16 stream 8.8-9.1 ms a token instead of 10.1-10.6); a patch that does not
+# fit the source (another version) is left out, with a note.
 # `make setup` tries it once (best effort); `make fast-llama` retries it.
 # LLAMA_REBUILD=1 rebuilds an installed one (for another CPU: plm doctor says when).
 LLAMA_VERSION = 0.3.36
@@ -86,8 +88,8 @@ llama-lib:
 	$(BIN)/pip download -q --no-binary :all: --no-deps \
 		llama-cpp-python==$(LLAMA_VERSION) -d $(LLAMA_SRC)
 	tar xzf $(LLAMA_SRC)/llama_cpp_python-$(LLAMA_VERSION).tar.gz -C $(LLAMA_SRC)
-	$(BIN)/python tools/patch_llama_sgemm.py $(LLAMA_SRC)/llama_cpp_python-$(LLAMA_VERSION) || \
-		echo "note: llama.cpp is built without plmkit's matmul patch"
+	$(BIN)/python tools/patch_llama.py $(LLAMA_SRC)/llama_cpp_python-$(LLAMA_VERSION) || \
+		echo "note: llama.cpp is built without some of plmkit's patches (above)"
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
 		$(BIN)/pip install -q $(if $(LLAMA_REBUILD),--force-reinstall --no-cache-dir --no-deps) \
 		$(LLAMA_SRC)/llama_cpp_python-$(LLAMA_VERSION)

@@ -34,11 +34,36 @@ LLAMA_OPENMP = (
     "runs torch and CTranslate2 (--backend auto's first choice, plm bench, plm serve) its "
     "2-thread decoding ran a third slower; rebuild it without: make fast-llama LLAMA_REBUILD=1"
 )
-LLAMA_UNPATCHED = (
-    "llama.cpp was built without plmkit's matmul patch (tools/patch_llama_sgemm.py): on this "
-    "AVX-512 CPU up to 8 sequences decoding at once run ~1.25x slower (the same tokens); "
-    "rebuild it: make fast-llama LLAMA_REBUILD=1"
-)
+LLAMA_PATCH_GAIN = {
+    "sgemm-few-rows": "on this AVX-512 CPU up to 8 sequences decoding at once run ~1.25x "
+    "slower (the same tokens)",
+    "gemv-bf16": "one bf16 stream decoded 1.05-1.4x slower on a Zen 4 (the more, the more "
+    "bandwidth the host gave)",
+    "huge-pages": "its weights sit in 4 KiB pages, and one bf16 stream decoded ~1.13x slower "
+    "on a Zen 4 (the same tokens)",
+}
+"""What each of plmkit's llama.cpp patches (tools/patch_llama.py) is worth, as measured."""
+
+
+def llama_unpatched(missing: list[str]) -> str:
+    """The note for a llama.cpp build without the patches named in `missing`, and the fix."""
+    why = "; ".join(f"{name}: {LLAMA_PATCH_GAIN[name]}" for name in missing)
+    return (
+        f"llama.cpp was built without plmkit's patches {', '.join(missing)} "
+        f"(tools/patch_llama.py): {why}; rebuild it: make fast-llama LLAMA_REBUILD=1"
+    )
+
+
+def wanted_llama_patches() -> list[str]:
+    """plmkit's llama.cpp patches that change something here: the few-row matmul on AVX-512,
+    the one-row bf16 matmul on AVX-512 BF16 (their only targets), huge pages on Linux."""
+    flags = hardware.cpu_flags()
+    wanted = [
+        name
+        for name, flag in (("sgemm-few-rows", "avx512f"), ("gemv-bf16", "avx512_bf16"))
+        if flag in flags
+    ]
+    return [*wanted, "huge-pages"] if sys.platform.startswith("linux") else wanted
 
 
 def model_status() -> dict[str, str]:
@@ -92,8 +117,9 @@ def chat_engine(model: str = "smollm2") -> dict:
 
 def llama_notes() -> list[str]:
     """Advice on the installed llama.cpp build, each with the fix: an OpenMP one (`make
-    setup` builds without since 2026-12-04), one without plmkit's matmul patch on an AVX-512
-    CPU (the patch's only target; `make setup` applies it since 2026-12-04). Asked only of a
+    setup` builds without since 2026-12-04), one without a plmkit patch that changes
+    something on this machine (`wanted_llama_patches`; `make setup` applies the few-row
+    matmul since 2026-12-04, huge pages since 2026-12-05). Asked only of a
     build this CPU can run (an import of one made for another CPU may crash:
     `registry.llama_build_unsupported`)."""
     from plmkit.backends import registry
@@ -103,8 +129,9 @@ def llama_notes() -> list[str]:
     from plmkit.backends.decode_threads import thread_pool
 
     notes = [LLAMA_OPENMP] if thread_pool() == "openmp" else []
-    if registry.llama_cpp_patch() is None and "avx512f" in hardware.cpu_flags():
-        notes.append(LLAMA_UNPATCHED)
+    have = registry.llama_cpp_patches()
+    if missing := [name for name in wanted_llama_patches() if name not in have]:
+        notes.append(llama_unpatched(missing))
     return notes
 
 

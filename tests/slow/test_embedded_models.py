@@ -103,3 +103,29 @@ def test_demo_runs_end_to_end():
     assert result.returncode == 0, result.stderr[-2000:]
     assert "[1, 9, 384]" in result.stdout
     assert "Generated Text: 'The future of AI is" in result.stdout
+
+
+def test_smollm2_bf16_weights_sit_in_huge_pages_with_the_patched_build():
+    """plmkit's huge-pages patch (tools/patch_llama.py): the 269 MB of bf16 weights, read into
+    memory, come in 2 MiB pages (AnonHugePages), where the kernel's THP mode allows it."""
+    from pathlib import Path
+
+    from plmkit.backends import registry
+    from plmkit.backends.llama_cpp_backend import LlamaCppCausalLM
+
+    if registry.missing("llama-cpp-bf16") or "huge-pages" not in registry.llama_cpp_patches():
+        pytest.skip("needs llama.cpp built with plmkit's huge-pages patch (make fast-llama)")
+    mode = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+    if not mode.exists() or "[never]" in mode.read_text():
+        pytest.skip("transparent huge pages are off in this kernel")
+
+    def huge_kib() -> int:
+        rollup = Path("/proc/self/smaps_rollup").read_text()
+        return int(re.search(r"^AnonHugePages:\s+(\d+) kB", rollup, re.MULTILINE).group(1))
+
+    before = huge_kib()
+    backend = LlamaCppCausalLM("smollm2", "llama-cpp-bf16")
+    assert huge_kib() - before > 200 * 1024
+    from plmkit.backends import Sampling
+
+    assert len(list(backend.stream([1, 2, 3], 4, Sampling()))) > 0  # and it decodes

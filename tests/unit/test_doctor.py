@@ -117,7 +117,7 @@ def test_doctor_says_which_engine_serves_chat_and_why(tmp_path, monkeypatch):
 def test_doctor_names_an_openmp_llama_build_and_the_fix(monkeypatch):
     from plmkit.backends import decode_threads
 
-    monkeypatch.setattr(registry, "llama_cpp_patch", lambda: "sgemm-few-rows")
+    monkeypatch.setattr(registry, "llama_cpp_patches", lambda: frozenset(doctor.LLAMA_PATCH_GAIN))
     monkeypatch.setattr(registry, "missing", lambda name: None)
     monkeypatch.setattr(decode_threads, "thread_pool", lambda: "openmp")
     assert doctor.llama_notes() == [doctor.LLAMA_OPENMP]
@@ -130,20 +130,28 @@ def test_doctor_names_an_openmp_llama_build_and_the_fix(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    ("patch", "flags", "noted"),
+    ("patches", "flags", "missing"),
     [
-        (None, {"avx2", "avx512f"}, True),
-        ("sgemm-few-rows", {"avx2", "avx512f"}, False),
-        (None, {"avx2"}, False),  # the patch changes nothing on AVX2: no rebuild asked
+        ("", {"avx2", "avx512f"}, ["sgemm-few-rows", "huge-pages"]),
+        ("", {"avx512f", "avx512_bf16"}, ["sgemm-few-rows", "gemv-bf16", "huge-pages"]),
+        ("sgemm-few-rows", {"avx512f", "avx512_bf16"}, ["gemv-bf16", "huge-pages"]),  # session 18
+        ("sgemm-few-rows+gemv-bf16+huge-pages", {"avx512f", "avx512_bf16"}, []),
+        ("sgemm-few-rows+huge-pages", {"avx2", "avx512f"}, []),  # no bf16: the one-row matmul
+        ("", {"avx2"}, ["huge-pages"]),  # the matmul patches change nothing on AVX2
+        ("huge-pages", {"avx2"}, []),
     ],
 )
-def test_doctor_names_a_llama_build_without_the_matmul_patch(monkeypatch, patch, flags, noted):
+def test_doctor_names_the_llama_patches_a_build_lacks(monkeypatch, patches, flags, missing):
     from plmkit import hardware
     from plmkit.backends import decode_threads
 
     monkeypatch.setattr(registry, "missing", lambda name: None)
     monkeypatch.setattr(decode_threads, "thread_pool", lambda: "ggml")
-    monkeypatch.setattr(registry, "llama_cpp_patch", lambda: patch)
+    monkeypatch.setattr(registry, "llama_cpp_patch", lambda: patches or None)
     monkeypatch.setattr(hardware, "cpu_flags", lambda: frozenset(flags))
-    assert doctor.llama_notes() == ([doctor.LLAMA_UNPATCHED] if noted else [])
-    assert "LLAMA_REBUILD=1" in doctor.LLAMA_UNPATCHED
+    monkeypatch.setattr(doctor.sys, "platform", "linux")
+    notes = doctor.llama_notes()
+    assert notes == ([doctor.llama_unpatched(missing)] if missing else [])
+    for note in notes:
+        assert "make fast-llama LLAMA_REBUILD=1" in note
+        assert all(name in note for name in missing)

@@ -180,16 +180,22 @@ def llama_build_unsupported() -> tuple[str, ...]:
 
 
 def llama_cpp_patch() -> str | None:
-    """The name of plmkit's patch the installed llama-cpp-python was built with (`make
-    llama-lib`, tools/patch_llama_sgemm.py), or None: read from the package's files, without
-    loading llama.cpp."""
+    """The names of plmkit's patches the installed llama-cpp-python was built with (`make
+    llama-lib`, tools/patch_llama.py), joined by "+" ("sgemm-few-rows+gemv-bf16+huge-pages"), or None:
+    read from the package's files, without loading llama.cpp."""
     try:
         spec = importlib.util.find_spec("llama_cpp")
         text = Path(spec.origin).read_text(encoding="utf-8") if spec and spec.origin else ""
     except (ImportError, ValueError, OSError):
         return None
-    patch = re.search(r'^__plmkit_patch__ = "([\w.-]+)"', text, re.MULTILINE)
+    patch = re.search(r'^__plmkit_patch__ = "([\w.+-]+)"', text, re.MULTILINE)
     return patch.group(1) if patch else None
+
+
+def llama_cpp_patches() -> frozenset[str]:
+    """Each of plmkit's patches in the installed llama.cpp (`llama_cpp_patch`), by name."""
+    patch = llama_cpp_patch()
+    return frozenset(patch.split("+")) if patch else frozenset()
 
 
 def engine_version(distribution: str, missing: str = "-") -> str:

@@ -157,3 +157,40 @@ def test_the_amx_int8_kernels_are_kept_out_of_quantised_loads(monkeypatch, tiny_
     seen.clear()
     llama_cpp_backend.LlamaCppCausalLM(str(tiny_llama_gguf_dir), "llama-cpp")
     assert [values.use_extra_bufts for values in seen] == [True]  # the default: unchanged
+
+
+@pytest.mark.parametrize(
+    ("patches", "mapped"),
+    [
+        ("sgemm-few-rows+huge-pages", False),
+        ("huge-pages", False),
+        ("sgemm-few-rows", True),
+        (None, True),
+    ],
+)
+def test_weights_are_read_into_memory_only_where_the_build_advises_huge_pages(
+    monkeypatch, tiny_llama_gguf_dir, patches, mapped
+):
+    """A build with plmkit's huge-pages patch gets the weights read into its buffers (use_mmap
+    off, so they can sit in 2 MiB pages); any other build maps the file, the fastest start."""
+    import llama_cpp.llama as llama_module
+
+    from plmkit.backends import llama_cpp_backend
+
+    default = llama_module.llama_cpp.llama_model_default_params
+    seen: list = []
+
+    def spy():
+        seen.append(default())
+        return seen[-1]
+
+    monkeypatch.setattr(llama_module.llama_cpp, "llama_model_default_params", spy)
+    monkeypatch.setattr(registry, "llama_cpp_patch", lambda: patches)
+    llama = llama_cpp_backend.LlamaCppCausalLM(str(tiny_llama_gguf_dir), "llama-cpp")
+    mode = (
+        llama_module.llama_cpp.LLAMA_LOAD_MODE_MMAP
+        if mapped
+        else llama_module.llama_cpp.LLAMA_LOAD_MODE_NONE
+    )
+    assert [values.load_mode for values in seen] == [mode]
+    assert len(list(llama.stream([1, 2, 3], 4, Sampling()))) == 4  # and it decodes

@@ -1,0 +1,280 @@
+"""Patch llama-cpp-python's llama.cpp: bf16 matmuls for one and a few rows, huge pages.
+
+    python tools/patch_llama.py SOURCE_DIR
+
+SOURCE_DIR is an unpacked llama-cpp-python sdist (`make llama-lib` builds from one). Each patch
+is applied on its own; the package records the ones applied (`__plmkit_patch__`, for example
+"sgemm-few-rows+huge-pages"), where `plmkit.backends.registry.llama_cpp_patches` reads them.
+
+sgemm-few-rows (ggml/src/ggml-cpu/llamafile/sgemm.cpp, CPUs with 32 vector registers: AVX-512):
+- For at most 8 rows of activations (n <= 8: a batch of up to 8 sequences decoding a token
+  each), tinyBLAS took tiles of 4 weight rows x 4 activation rows, handed out 16 weight rows
+  at a time. Its loop stalled on the weight loads: smollm2's bf16 weights (k = 576, 18 cache
+  lines a row) streamed at about 11 GB/s on one Zen 4 thread, where the one-row kernel
+  (ggml_vec_dot_bf16) reads 19-27 GB/s, so 8 sequences took 2.3-2.5x one sequence's step.
+  The patch takes one weight row against up to 8 activation rows (each weight vector loaded
+  once and used 8 times), hands out 32 rows at a time, and prefetches the next weight row's
+  line as it goes. Tried and slower: 2 weight rows x 8 with the rows two tiles ahead
+  prefetched (22.1-22.2 ms a step against 19.2-19.6), the 4 x 4 tiles with a prefetch (no
+  gain), and llamafile off altogether (ggml's own one-by-one dot products: no gain).
+- Every product keeps the same arithmetic: each output is the same sum, in the same order,
+  of the same fused multiply-adds, reduced the same way, so the patched build's batched
+  results are bit for bit the stock build's.
+
+gemv-bf16 (the same file, CPUs with AVX-512 BF16):
+- One row of activations (one sequence decoding a token) against bf16 weights. Stock ggml
+  converted the row to bf16 on all threads, met at a barrier, then handed out chunks of 64
+  weight rows through a shared counter to ggml_vec_dot_bf16 (two accumulators a row). The
+  patch takes the row before that: each thread converts it itself (ggml's rounding), runs
+  down one contiguous share of the weight rows and returns, so the graph's barrier after
+  the node is the only one. Each output is tinyBLAS's sum for its row (one accumulator, the
+  same dpbf16 order and horizontal sum), so a sequence alone now gets bit for bit what it
+  gets decoded in a batch (smollm2, 3 prompts x 12 steps against the same prompts in a
+  batch of 8: every logit equal), where the stock kernel's logits were 1.9e-4 off the
+  batch's at the first step and up to 0.18 six steps on. Rows of at most 8,192 weights (the
+  activation row's copy sits on the stack); longer ones take the stock path.
+- Measured on a 2-core Zen 4 (one bf16 stream of 48 tokens, stock and patched kernels
+  switched in one process round by round, 102 rounds each, a 256 MiB read in huge pages
+  timed before and after each): in the spells where the host read 50+ GB/s the stream read
+  at 0.73 of that (median) against 0.53 stock, up to 44.4 GB/s against 31.5; in the slower
+  spells 0.87 against 0.83. A prefetch 16 or 32 lines ahead, and two accumulators with the
+  prefetch, gave no more (0.66-0.71 and 0.87-0.89).
+
+huge-pages (ggml/src/ggml.c, Linux):
+- ggml_aligned_malloc, which allocates the CPU backend's buffers (the weights when the model
+  is read with use_mmap off, the KV cache, the compute buffers), aligns buffers of 2 MiB or
+  more to 2 MiB and advises them as transparent huge pages (madvise(MADV_HUGEPAGE), which
+  the kernel's default THP mode, "madvise", asks for). Decoding one token reads every weight
+  once: smollm2 as bf16 is 269 MB, 66,000 pages of 4 KiB, far more than the TLB holds, so
+  every 4 KiB of weights cost a page walk. The weights in 2 MiB pages take 135 entries.
+- Measured on a 2-core AMD EPYC Zen 4 (one bf16 stream, 64 tokens, best of 8, builds
+  alternated three times): 8.9-9.3 ms a token against 10.2-10.5 with the file memory-mapped
+  in 4 KiB pages. A read-only sum over 256 MiB ran at 53 GB/s in 4 KiB pages and 67 in huge
+  pages in the same minute. The cost is at load: the weights are read into memory the kernel
+  must clear first (0.15-0.8 s for smollm2 as bf16 against 0.11-0.14 mapped), and plmkit
+  reads them into memory (use_mmap off) only where this patch is in (llama_cpp_backend).
+  The arithmetic is untouched.
+- A hint, not a requirement: where the kernel has THP off, or no huge page is free, the
+  buffers are the usual 4 KiB pages. A block glibc hands back from memory freed before (after
+  an in-process GGUF rewrite, the weights' block came from the heap, touched in 4 KiB pages:
+  no huge page at all) is dropped first (MADV_DONTNEED: a new block's contents are
+  undefined anyway), so its first write takes huge pages too.
+
+Exit status 0 when every patch is in (applied now or before), 1 when a source lacks the
+expected text for one (another llama.cpp version): the others are still applied, and the
+Makefile builds it and says so.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+PACKAGE_INIT = Path("llama_cpp/__init__.py")
+
+
+@dataclass(frozen=True)
+class Patch:
+    name: str
+    """Recorded in the built package (`__plmkit_patch__`), where the bench's versions read it."""
+    path: Path
+    marker: str
+    """Text that only the patched file has: its presence means the patch is in."""
+    changes: tuple[tuple[str, str], ...]
+    """(old, new): each old text must appear exactly once."""
+
+
+SGEMM_FEW_ROWS = Patch(
+    name="sgemm-few-rows",
+    path=Path("vendor/llama.cpp/ggml/src/ggml-cpu/llamafile/sgemm.cpp"),
+    marker="plmkit: few activation rows",
+    changes=(
+        (
+            """#if VECTOR_REGISTERS == 32
+        if (m % 16 == 0 && (m/16 >= params->nth)) {
+            const int64_t SIZE_N = BLOCK_SIZE<6>(n);""",
+            """#if VECTOR_REGISTERS == 32
+        if (n <= 8 && m % 32 == 0) {  // plmkit: few activation rows (a decode step's batch)
+            const int64_t SIZE_N = BLOCK_SIZE<8>(n);
+            mnpack<1, 8, 32>(m, n, SIZE_N, 12);
+            return true;
+        }
+        if (m % 16 == 0 && (m/16 >= params->nth)) {
+            const int64_t SIZE_N = BLOCK_SIZE<6>(n);""",
+        ),
+        (
+            """                for (int64_t i = 0; i < RM; ++i) {
+                    Av[i] = load<V>(A + lda * (ii + i) + l);
+                }""",
+            """                for (int64_t i = 0; i < RM; ++i) {
+                    Av[i] = load<V>(A + lda * (ii + i) + l);
+                }
+#if defined(__x86_64__)
+                if constexpr (RM == 1) {  // plmkit: the next weight row's line
+                    _mm_prefetch((const char *)(A + lda * (ii + 1) + l), _MM_HINT_T0);
+                }
+#endif""",
+        ),
+    ),
+)
+
+SGEMM_ENTRY = (
+    "bool llamafile_sgemm(const struct ggml_compute_params * params, "
+    "int64_t m, int64_t n, int64_t k,\n"
+)
+GEMV_BF16 = Patch(
+    name="gemv-bf16",
+    path=Path("vendor/llama.cpp/ggml/src/ggml-cpu/llamafile/sgemm.cpp"),
+    marker="plmkit: one activation row",
+    changes=(
+        (
+            """    // only enable sgemm for prompt processing
+#if !defined(__MMA__)
+    if (n < 2)
+        return false;
+#endif
+""",
+            """    // only enable sgemm for prompt processing
+#if !defined(__MMA__)
+    if (n < 2) {
+#if defined(__AVX512BF16__)  // plmkit: one activation row against bf16 weights
+        if (n == 1 && Atype == GGML_TYPE_BF16 && Btype == GGML_TYPE_F32 && Ctype == GGML_TYPE_F32)
+            return plmkit_gemv_bf16(params, m, k, (const ggml_bf16_t *)A, lda, (const float *)B,
+                                    (float *)C);
+#endif
+        return false;
+    }
+#endif
+""",
+        ),
+        (
+            SGEMM_ENTRY,
+            """#if defined(__AVX512BF16__)
+// plmkit: one activation row (one sequence's decode step) against bf16 weights, taken before
+// ggml converts the row to bf16 and meets at a barrier. Each thread converts the row itself
+// (ggml's rounding), takes one contiguous run of weight rows (one stream, no shared chunk
+// counter) and returns: the graph's barrier after the node is the only one. Each output is
+// tinyBLAS's sum for that row (one accumulator, the same dpbf16 order, the same horizontal
+// sum), so a sequence alone gets what it gets in a batch.
+static bool plmkit_gemv_bf16(const ggml_compute_params * params, int64_t m, int64_t k,
+                             const ggml_bf16_t * A, int64_t lda, const float * B, float * C) {
+    constexpr int64_t KMAX = 8192;
+    if (k % 32 != 0 || k > KMAX)
+        return false;
+    alignas(64) ggml_bf16_t b[KMAX];
+    for (int64_t l = 0; l < k; ++l)
+        b[l] = GGML_FP32_TO_BF16(B[l]);
+    const int64_t per = (m + params->nth - 1) / params->nth;
+    const int64_t start = std::min(m, params->ith * per), end = std::min(m, start + per);
+    for (int64_t i = start; i < end; ++i) {
+        const ggml_bf16_t * a = A + lda * i;
+        __m512 c = _mm512_setzero_ps();
+        for (int64_t l = 0; l < k; l += 32)
+            c = _mm512_dpbf16_ps(c, (__m512bh)_mm512_loadu_si512(a + l),
+                                 (__m512bh)_mm512_loadu_si512(b + l));
+        C[i] = _mm512_reduce_add_ps(c);
+    }
+    return true;
+}
+#endif
+
+"""
+            + SGEMM_ENTRY,
+        ),
+    ),
+)
+
+HUGE_PAGES = Patch(
+    name="huge-pages",
+    path=Path("vendor/llama.cpp/ggml/src/ggml.c"),
+    marker="plmkit: transparent huge pages",
+    changes=(
+        (
+            "void * ggml_aligned_malloc(size_t size) {\n",
+            """#if defined(__linux__) && !defined(GGML_USE_CPU_HBM)
+#include <sys/mman.h>
+#include <unistd.h>
+// plmkit: transparent huge pages for buffers of at least this size (the weights read with
+// use_mmap off, the KV cache, the compute buffers): aligned to it and advised
+#define GGML_PLMKIT_HUGE_PAGE ((size_t) 2 * 1024 * 1024)
+#endif
+
+void * ggml_aligned_malloc(size_t size) {
+""",
+        ),
+        (
+            """  #else
+    int result = posix_memalign(&aligned_memory, alignment, size);
+  #endif""",
+            """  #elif defined(__linux__)
+    int result;
+    if (size >= GGML_PLMKIT_HUGE_PAGE) {
+        result = posix_memalign(&aligned_memory, GGML_PLMKIT_HUGE_PAGE, size);
+        if (result == 0) {
+            madvise(aligned_memory, size, MADV_HUGEPAGE);  // a hint: 4 KiB pages where refused
+            // memory the allocator had freed before comes back in the small pages it was
+            // touched in: drop them (a new block has no contents to keep), so that the first
+            // write takes huge pages; the last partial page may hold the next block's header
+            const size_t page = (size_t) sysconf(_SC_PAGESIZE);
+            madvise(aligned_memory, size / page * page, MADV_DONTNEED);
+        }
+    } else {
+        result = posix_memalign(&aligned_memory, alignment, size);
+    }
+  #else
+    int result = posix_memalign(&aligned_memory, alignment, size);
+  #endif""",
+        ),
+    ),
+)
+
+PATCHES = (SGEMM_FEW_ROWS, GEMV_BF16, HUGE_PAGES)
+
+
+def patch_text(patch: Patch, text: str) -> str:
+    """`text` with every change of `patch`; ValueError where a change's old text is not found
+    exactly once. Already patched text comes back unchanged."""
+    if patch.marker in text:
+        return text
+    for old, new in patch.changes:
+        if text.count(old) != 1:
+            first = next(line for line in old.splitlines() if line.strip())
+            raise ValueError(f"expected text found {text.count(old)} times: {first.strip()}")
+        text = text.replace(old, new)
+    return text
+
+
+def mark(init_text: str, applied: list[str]) -> str:
+    """The package's __init__.py text naming the patches in `applied` (none: no mark)."""
+    text = re.sub(r'^__plmkit_patch__ = ".*"\n?', "", init_text, flags=re.MULTILINE).rstrip()
+    return f'{text}\n__plmkit_patch__ = "{"+".join(applied)}"\n' if applied else f"{text}\n"
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print(__doc__.split("\n\n")[1], file=sys.stderr)
+        return 2
+    source = Path(argv[0])
+    applied = []
+    for patch in PATCHES:
+        path = source / patch.path
+        try:
+            path.write_text(patch_text(patch, path.read_text(encoding="utf-8")), encoding="utf-8")
+        except (OSError, ValueError) as error:
+            print(f"not patched with {patch.name} ({path}): {error}", file=sys.stderr)
+            continue
+        applied.append(patch.name)
+        print(f"patched {path} ({patch.name})")
+    init = source / PACKAGE_INIT
+    try:
+        init.write_text(mark(init.read_text(encoding="utf-8"), applied), encoding="utf-8")
+    except OSError as error:
+        print(f"could not mark {init}: {error}", file=sys.stderr)
+        return 1
+    return 0 if len(applied) == len(PATCHES) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
