@@ -2,7 +2,12 @@
 
 The limits are what this CPU can do at best with the kernels the engines run, measured in
 a few seconds:
-- memory bandwidth: copying a 256 MiB tensor (read + write), best of 5;
+- memory bandwidth: reading 256 MiB (a sum over a tensor in transparent huge pages), best of
+  5, as a decoder reads its weights each token (from huge pages where plmkit's llama.cpp
+  build puts them: tools/patch_llama.py). It was a copy of 256 MiB counted as read + write
+  before: on a 2-core Zen 4 the copy and the read agreed in 4 KiB pages (31-36 GB/s in the
+  same minute), and the read in huge pages ran 34-37 then, 66-68 in a faster spell of the
+  host where it was 53 in 4 KiB pages;
 - matmul throughput, 2048 x 2048, best of 3 (or fewer where one call takes over 2 s):
   fp32 through an nn.Linear (`F.linear`) and through ONNX Runtime's MatMul (also on an
   encoder's feed-forward shapes, ENCODER_SHAPES), the fastest;
@@ -19,9 +24,11 @@ an encoder does about 2 x parameters x tokens FLOPs, so texts/s <= FLOP/s / that
 from __future__ import annotations
 
 import logging
+import mmap
 import platform
 import time
-from functools import partial
+from contextlib import suppress
+from functools import lru_cache, partial
 
 DISTRIBUTIONS = (
     "plmkit",
@@ -37,7 +44,7 @@ DISTRIBUTIONS = (
 
 def versions() -> dict[str, str]:
     """Python and each of `DISTRIBUTIONS`: its version or "not installed" (llama-cpp-python's
-    with "+sgemm-few-rows" where `make llama-lib` built it with plmkit's patch)."""
+    with "+" and plmkit's patches where `make llama-lib` built it with them)."""
     from plmkit.backends.registry import engine_version
 
     return {
@@ -68,13 +75,26 @@ def _best(function, repeats: int, budget: float = 2.0) -> float:
     return best
 
 
-def memory_bandwidth_gbs(mib: int = 256) -> float:
+@lru_cache(maxsize=1)
+def _huge_page_ones(mib: int):
+    """(memory, a float32 tensor of ones over it): `mib` MiB advised as transparent huge pages
+    where the OS has them, made once per process (clearing the pages is most of the cost)."""
     import torch
 
-    source = torch.ones(mib * 2**20 // 4)
-    target = torch.empty_like(source)
-    seconds = _best(lambda: target.copy_(source), 5)
-    return 2 * source.numel() * 4 / seconds / 1e9
+    memory = mmap.mmap(-1, mib * 2**20)
+    if hasattr(mmap, "MADV_HUGEPAGE"):
+        with suppress(OSError):  # THP off in this kernel: 4 KiB pages
+            memory.madvise(mmap.MADV_HUGEPAGE)
+    tensor = torch.frombuffer(memory, dtype=torch.float32)
+    tensor.fill_(1.0)
+    return memory, tensor
+
+
+def memory_bandwidth_gbs(mib: int = 256) -> float:
+    """GB/s read: a sum over `mib` MiB in huge pages, best of 5 (module docstring)."""
+    _, tensor = _huge_page_ones(mib)
+    seconds = _best(tensor.sum, 5)
+    return mib * 2**20 / seconds / 1e9
 
 
 def matmul_gflops(dtype: str, size: int = 2048) -> float:
@@ -180,7 +200,7 @@ def onnx_matmul_gflops(size: int = 2048, int8: bool = False) -> float | None:
 def limits(quick: bool = False) -> dict[str, float]:
     """The machine's limits: each dtype's matmul rate is the fastest of its engines' kernels."""
     size = 1024 if quick else 2048
-    result = {"memory_bandwidth_gbs": memory_bandwidth_gbs(64 if quick else 256)}
+    result = {"memory_bandwidth_gbs": memory_bandwidth_gbs()}  # 256 MiB: 8x the L3 here
     for dtype in ("fp32", "bf16", "int8"):
         try:
             result[f"matmul_{dtype}_gflops"] = matmul_gflops(dtype, size)

@@ -86,3 +86,32 @@ def test_onnx_limit_is_its_fastest_shape(monkeypatch):
     flop = 2 * 8 * 16 * 32
     repeats = round(machine.MIN_FLOP_PER_CALL / flop)
     assert gflops == pytest.approx(flop * repeats / 0.001 / 1e9)
+
+
+def test_bandwidth_is_a_read_of_one_buffer_advised_as_huge_pages(monkeypatch):
+    """The decoders' limit reads memory as they read their weights: one buffer, made once per
+    process and advised as transparent huge pages (as plmkit's llama.cpp build does)."""
+    import mmap
+
+    made, advised = [], []
+
+    class Spy(mmap.mmap):
+        def __init__(self, *args, **kwargs):
+            made.append(args)
+
+        def madvise(self, *args):
+            advised.append(args)
+            return super().madvise(*args)
+
+    monkeypatch.setattr(machine.mmap, "mmap", Spy)
+    machine._huge_page_ones.cache_clear()
+    try:
+        assert machine.memory_bandwidth_gbs(4) > 0
+        assert machine.memory_bandwidth_gbs(4) > 0
+        assert made == [(-1, 4 * 2**20)]  # once
+        if hasattr(mmap, "MADV_HUGEPAGE"):
+            assert advised == [(mmap.MADV_HUGEPAGE,)]
+        _, tensor = machine._huge_page_ones(4)
+        assert tensor.numel() == 2**20 and float(tensor.sum()) == 2**20
+    finally:
+        machine._huge_page_ones.cache_clear()
