@@ -75,7 +75,7 @@ LLAMA_CMAKE_ARGS = -DGGML_NATIVE=ON -DGGML_OPENMP=OFF -DLLAMA_BUILD_TESTS=OFF -D
 	-DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAVA_BUILD=OFF -DLLAMA_CURL=OFF
 # Built from the sdist of LLAMA_VERSION with three patches (tools/patch_llama.py): its float
 # matmul for batches of up to 8 rows (8 bf16 sequences decoding together on a Zen 4 took ~20
-# ms a step instead of ~25, the same numbers bit for bit), its bf16 matmul for one row (one
+# ms a step instead of ~25, the same numbers bit for bit), its bf16 matmul for 1-8 rows (one
 # stream read its weights at up to 1.4x the rate), and transparent huge pages for its large
 # buffers (one bf16 stream 8.8-9.1 ms a token instead of 10.1-10.6); a patch that does not
 # fit the source (another version) is left out, with a note.

@@ -1,4 +1,4 @@
-"""Patch llama-cpp-python's llama.cpp: bf16 matmuls for one and a few rows, huge pages.
+"""Patch llama-cpp-python's llama.cpp: matmuls for a decode step's few rows, huge pages.
 
     python tools/patch_llama.py SOURCE_DIR
 
@@ -19,26 +19,30 @@ sgemm-few-rows (ggml/src/ggml-cpu/llamafile/sgemm.cpp, CPUs with 32 vector regis
   gain), and llamafile off altogether (ggml's own one-by-one dot products: no gain).
 - Every product keeps the same arithmetic: each output is the same sum, in the same order,
   of the same fused multiply-adds, reduced the same way, so the patched build's batched
-  results are bit for bit the stock build's.
+  results are bit for bit the stock build's. With gemv-bf16 (below) in, bf16 weights take
+  that kernel instead; f16 and f32 weights still take this one.
 
 gemv-bf16 (the same file, CPUs with AVX-512 BF16):
-- One row of activations (one sequence decoding a token) against bf16 weights. Stock ggml
-  converted the row to bf16 on all threads, met at a barrier, then handed out chunks of 64
-  weight rows through a shared counter to ggml_vec_dot_bf16 (two accumulators a row). The
-  patch takes the row before that: each thread converts it itself (ggml's rounding), runs
-  down one contiguous share of the weight rows and returns, so the graph's barrier after
-  the node is the only one. Each output is tinyBLAS's sum for its row (one accumulator, the
-  same dpbf16 order and horizontal sum), so a sequence alone now gets bit for bit what it
-  gets decoded in a batch (smollm2, 3 prompts x 12 steps against the same prompts in a
-  batch of 8: every logit equal), where the stock kernel's logits were 1.9e-4 off the
-  batch's at the first step and up to 0.18 six steps on. Rows of at most 8,192 weights (the
-  activation row's copy sits on the stack); longer ones take the stock path.
-- Measured on a 2-core Zen 4 (one bf16 stream of 48 tokens, stock and patched kernels
-  switched in one process round by round, 102 rounds each, a 256 MiB read in huge pages
-  timed before and after each): in the spells where the host read 50+ GB/s the stream read
-  at 0.73 of that (median) against 0.53 stock, up to 44.4 GB/s against 31.5; in the slower
-  spells 0.87 against 0.83. A prefetch 16 or 32 lines ahead, and two accumulators with the
-  prefetch, gave no more (0.66-0.71 and 0.87-0.89).
+- One to 8 rows of activations (a decode step of up to 8 sequences) against bf16 weights.
+  Stock ggml converted the rows to bf16 on all threads and met at a barrier; then one row
+  went to ggml_vec_dot_bf16 in chunks of 64 weight rows handed out through a shared counter,
+  and 2-8 rows to tinyBLAS (with the few-row tiles above), which meets at two more barriers.
+  The patch takes the rows before all that: each thread converts them itself (ggml's
+  rounding), runs down one contiguous share of the weight rows and returns, so the graph's
+  barrier after the node is the only one. Each output is tinyBLAS's sum for it (one
+  accumulator, the same dpbf16 order and horizontal sum): batched logits stay bit for bit
+  the stock build's (smollm2, 8 prompts x 12 steps, 96 rows of 49,152), and a sequence
+  alone now gets bit for bit what it gets in a batch (3 prompts x 12 steps), where the
+  stock one-row kernel's logits were 1.9e-4 off at the first step and up to 0.18 six steps
+  on. At most 16,384 activation values (the rows' copy sits on the stack: 32 KiB); more
+  take the stock path.
+- Measured on a 2-core Zen 4. One row (stock and patched kernels switched round by round in
+  one process, 102 rounds of 48 tokens each, a 256 MiB read in huge pages timed around
+  each): where the host read 50+ GB/s the stream read at 0.73 of that (median) against 0.53
+  stock, up to 44.4 GB/s against 31.5; in the slower spells 0.87 against 0.83. A prefetch
+  16 or 32 lines ahead, and two accumulators with it, gave no more. Eight rows (builds
+  alternated three times, best of 6 steps of 32): 14.5-15.0 ms a step against 15.8-17.7
+  with the one-row kernel alone.
 
 huge-pages (ggml/src/ggml.c, Linux):
 - ggml_aligned_malloc, which allocates the CPU backend's buffers (the weights when the model
@@ -127,7 +131,7 @@ SGEMM_ENTRY = (
 GEMV_BF16 = Patch(
     name="gemv-bf16",
     path=Path("vendor/llama.cpp/ggml/src/ggml-cpu/llamafile/sgemm.cpp"),
-    marker="plmkit: one activation row",
+    marker="plmkit: up to 8 activation rows",
     changes=(
         (
             """    // only enable sgemm for prompt processing
@@ -136,45 +140,69 @@ GEMV_BF16 = Patch(
         return false;
 #endif
 """,
-            """    // only enable sgemm for prompt processing
-#if !defined(__MMA__)
-    if (n < 2) {
-#if defined(__AVX512BF16__)  // plmkit: one activation row against bf16 weights
-        if (n == 1 && Atype == GGML_TYPE_BF16 && Btype == GGML_TYPE_F32 && Ctype == GGML_TYPE_F32)
-            return plmkit_gemv_bf16(params, m, k, (const ggml_bf16_t *)A, lda, (const float *)B,
-                                    (float *)C);
+            """#if defined(__AVX512BF16__)  // plmkit: up to 8 activation rows against bf16 weights
+    if (n <= 8 && Atype == GGML_TYPE_BF16 && Btype == GGML_TYPE_F32 && Ctype == GGML_TYPE_F32 &&
+        plmkit_rows_bf16(params, m, n, k, (const ggml_bf16_t *)A, lda, (const float *)B, ldb,
+                         (float *)C, ldc))
+        return true;
 #endif
+
+    // only enable sgemm for prompt processing
+#if !defined(__MMA__)
+    if (n < 2)
         return false;
-    }
 #endif
 """,
         ),
         (
             SGEMM_ENTRY,
             """#if defined(__AVX512BF16__)
-// plmkit: one activation row (one sequence's decode step) against bf16 weights, taken before
-// ggml converts the row to bf16 and meets at a barrier. Each thread converts the row itself
-// (ggml's rounding), takes one contiguous run of weight rows (one stream, no shared chunk
-// counter) and returns: the graph's barrier after the node is the only one. Each output is
-// tinyBLAS's sum for that row (one accumulator, the same dpbf16 order, the same horizontal
-// sum), so a sequence alone gets what it gets in a batch.
-static bool plmkit_gemv_bf16(const ggml_compute_params * params, int64_t m, int64_t k,
-                             const ggml_bf16_t * A, int64_t lda, const float * B, float * C) {
-    constexpr int64_t KMAX = 8192;
-    if (k % 32 != 0 || k > KMAX)
+// plmkit: 1 to 8 activation rows (a decode step of up to 8 sequences) against bf16 weights,
+// taken before ggml converts the rows to bf16 and meets at a barrier (and tinyBLAS at two
+// more). Each thread converts the rows itself (ggml's rounding), takes one contiguous run of
+// weight rows (one stream, no shared chunk counter) and returns: the graph's barrier after
+// the node is the only one. Each output is tinyBLAS's sum for it (one accumulator, the same
+// dpbf16 order, the same horizontal sum), so the logits are the batched path's bit for bit,
+// and a sequence alone gets what it gets in a batch.
+template <int N>
+static void plmkit_rows(int64_t i, int64_t end, int64_t k, const ggml_bf16_t * A, int64_t lda,
+                        const ggml_bf16_t * b, float * C, int64_t ldc) {
+    for (; i < end; ++i) {
+        const ggml_bf16_t * a = A + lda * i;
+        __m512 c[N];
+        for (int j = 0; j < N; ++j)
+            c[j] = _mm512_setzero_ps();
+        for (int64_t l = 0; l < k; l += 32) {
+            const __m512bh av = (__m512bh)_mm512_loadu_si512(a + l);
+            for (int j = 0; j < N; ++j)
+                c[j] = _mm512_dpbf16_ps(c[j], av, (__m512bh)_mm512_loadu_si512(b + j * k + l));
+        }
+        for (int j = 0; j < N; ++j)
+            C[ldc * j + i] = _mm512_reduce_add_ps(c[j]);
+    }
+}
+
+static bool plmkit_rows_bf16(const ggml_compute_params * params, int64_t m, int64_t n, int64_t k,
+                             const ggml_bf16_t * A, int64_t lda, const float * B, int64_t ldb,
+                             float * C, int64_t ldc) {
+    constexpr int64_t MAX_ELEMENTS = 16384;  // the rows' bf16 copy, on the stack: 32 KiB
+    if (n < 1 || k % 32 != 0 || n * k > MAX_ELEMENTS)
         return false;
-    alignas(64) ggml_bf16_t b[KMAX];
-    for (int64_t l = 0; l < k; ++l)
-        b[l] = GGML_FP32_TO_BF16(B[l]);
+    alignas(64) ggml_bf16_t b[MAX_ELEMENTS];
+    for (int64_t j = 0; j < n; ++j)
+        for (int64_t l = 0; l < k; ++l)
+            b[j * k + l] = GGML_FP32_TO_BF16(B[ldb * j + l]);
     const int64_t per = (m + params->nth - 1) / params->nth;
     const int64_t start = std::min(m, params->ith * per), end = std::min(m, start + per);
-    for (int64_t i = start; i < end; ++i) {
-        const ggml_bf16_t * a = A + lda * i;
-        __m512 c = _mm512_setzero_ps();
-        for (int64_t l = 0; l < k; l += 32)
-            c = _mm512_dpbf16_ps(c, (__m512bh)_mm512_loadu_si512(a + l),
-                                 (__m512bh)_mm512_loadu_si512(b + l));
-        C[i] = _mm512_reduce_add_ps(c);
+    switch (n) {
+        case 1: plmkit_rows<1>(start, end, k, A, lda, b, C, ldc); break;
+        case 2: plmkit_rows<2>(start, end, k, A, lda, b, C, ldc); break;
+        case 3: plmkit_rows<3>(start, end, k, A, lda, b, C, ldc); break;
+        case 4: plmkit_rows<4>(start, end, k, A, lda, b, C, ldc); break;
+        case 5: plmkit_rows<5>(start, end, k, A, lda, b, C, ldc); break;
+        case 6: plmkit_rows<6>(start, end, k, A, lda, b, C, ldc); break;
+        case 7: plmkit_rows<7>(start, end, k, A, lda, b, C, ldc); break;
+        default: plmkit_rows<8>(start, end, k, A, lda, b, C, ldc); break;
     }
     return true;
 }

@@ -100,13 +100,14 @@ def test_patches_both_files_once_and_marks_the_package(tmp_path, patcher):
     assert sgemm.index("mnpack<1, 8, 32>") < sgemm.index("mnpack<4, 6, 4>")
     assert "if (n <= 8 && m % 32 == 0)" in sgemm
     assert sgemm.index("_mm_prefetch") > sgemm.index("Av[i] = load<V>")
-    # one activation row against bf16 weights: its own kernel, defined before the entry point
-    # and taken where the stock code gave up on n < 2 (AVX-512 BF16 builds only)
-    kernel = sgemm.index("static bool plmkit_gemv_bf16(")
-    assert kernel < sgemm.index("bool llamafile_sgemm(") < sgemm.index("return plmkit_gemv_bf16(")
-    assert sgemm.index("if (n < 2) {") < sgemm.index("return plmkit_gemv_bf16(")
+    # up to 8 activation rows against bf16 weights: their own kernel, defined before the entry
+    # point and taken first there (AVX-512 BF16 builds only); the stock checks follow
+    kernel = sgemm.index("static bool plmkit_rows_bf16(")
+    taken = sgemm.index("plmkit_rows_bf16(params, m, n, k,")
+    assert kernel < sgemm.index("bool llamafile_sgemm(") < taken < sgemm.index("if (n < 2)")
     assert sgemm.count("#if defined(__AVX512BF16__)") == 2
-    assert "_mm512_dpbf16_ps(c, " in sgemm and "GGML_FP32_TO_BF16(B[l])" in sgemm
+    assert "if (n <= 8 && Atype == GGML_TYPE_BF16 && Btype == GGML_TYPE_F32" in sgemm
+    assert "_mm512_dpbf16_ps(c[j], av, " in sgemm and "GGML_FP32_TO_BF16(B[ldb * j + l])" in sgemm
     ggml = (source / patcher.HUGE_PAGES.path).read_text()
     # buffers of 2 MiB or more: aligned to 2 MiB and advised, on Linux; the rest as before
     assert ggml.index("#include <sys/mman.h>") < ggml.index("void * ggml_aligned_malloc")
@@ -130,7 +131,7 @@ def test_a_patch_that_does_not_fit_is_left_out_and_the_others_applied(tmp_path, 
     assert "not patched with sgemm-few-rows" in capsys.readouterr().err
     sgemm = (source / patcher.SGEMM_FEW_ROWS.path).read_text()
     assert "mnpack<1, 8, 32>" not in sgemm  # that change left out (another version) ...
-    assert "plmkit_gemv_bf16" in sgemm  # ... the one-row kernel still in
+    assert "plmkit_rows_bf16" in sgemm  # ... the bf16 kernel for up to 8 rows still in
     assert "MADV_HUGEPAGE" in (source / patcher.HUGE_PAGES.path).read_text()
     init = (source / patcher.PACKAGE_INIT).read_text()
     assert init.endswith('__plmkit_patch__ = "gemv-bf16+huge-pages"\n')
