@@ -51,11 +51,12 @@ huge-pages (ggml/src/ggml.c, Linux):
   the kernel's default THP mode, "madvise", asks for). Decoding one token reads every weight
   once: smollm2 as bf16 is 269 MB, 66,000 pages of 4 KiB, far more than the TLB holds, so
   every 4 KiB of weights cost a page walk. The weights in 2 MiB pages take 135 entries.
-- Measured on a 2-core AMD EPYC Zen 4 (one bf16 stream, 64 tokens, best of 8, builds
-  alternated three times): 8.9-9.3 ms a token against 10.2-10.5 with the file memory-mapped
-  in 4 KiB pages. A read-only sum over 256 MiB ran at 53 GB/s in 4 KiB pages and 67 in huge
+- Measured on a 2-core AMD EPYC Zen 4 (one bf16 stream, 64 tokens, best of 6, the same
+  build loading the file mapped or into huge pages, three times each): 8.84-9.09 ms a token
+  against 10.14-10.64 mapped in 4 KiB pages; 8 sequences 16.9-17.9 ms a step against
+  18.7-19.5. A read-only sum over 256 MiB ran at 53 GB/s in 4 KiB pages and 67 in huge
   pages in the same minute. The cost is at load: the weights are read into memory the kernel
-  must clear first (0.15-0.8 s for smollm2 as bf16 against 0.11-0.14 mapped), and plmkit
+  must clear first (0.15-0.8 s for smollm2 as bf16 against 0.11-0.23 mapped), and plmkit
   reads them into memory (use_mmap off) only where this patch is in (llama_cpp_backend).
   The arithmetic is untouched.
 - A hint, not a requirement: where the kernel has THP off, or no huge page is free, the

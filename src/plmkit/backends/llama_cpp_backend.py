@@ -52,8 +52,8 @@ def weights_in_huge_pages() -> bool:
     plmkit's llama.cpp build puts large buffers in transparent huge pages (the huge-pages
     patch, tools/patch_llama.py). Decoding reads every weight each token; smollm2 as bf16 in
     4 KiB pages of the mapped file is 66,000 pages, far beyond the TLB. On a 2-core Zen 4 one
-    bf16 stream took 8.9-9.3 ms a token in huge pages against 10.2-10.5 mapped (builds
-    alternated three times); the load took 0.15-0.8 s instead of 0.11-0.14 (the kernel
+    bf16 stream took 8.84-9.09 ms a token in huge pages against 10.14-10.64 mapped (the same
+    build, three loads each); the load took 0.15-0.8 s instead of 0.11-0.23 (the kernel
     clears the pages first). Without the patch the file stays mapped: it starts fastest."""
     from plmkit.backends import registry
 

@@ -181,8 +181,8 @@ def llama_build_unsupported() -> tuple[str, ...]:
 
 def llama_cpp_patch() -> str | None:
     """The names of plmkit's patches the installed llama-cpp-python was built with (`make
-    llama-lib`, tools/patch_llama.py), joined by "+" ("sgemm-few-rows+gemv-bf16+huge-pages"), or None:
-    read from the package's files, without loading llama.cpp."""
+    llama-lib`, tools/patch_llama.py), joined by "+" ("sgemm-few-rows+gemv-bf16+huge-pages"),
+    or None: read from the package's files, without loading llama.cpp."""
     try:
         spec = importlib.util.find_spec("llama_cpp")
         text = Path(spec.origin).read_text(encoding="utf-8") if spec and spec.origin else ""
