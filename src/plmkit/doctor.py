@@ -36,7 +36,7 @@ LLAMA_OPENMP = (
 )
 LLAMA_PATCH_GAIN = {
     "sgemm-few-rows": "on this AVX-512 CPU up to 8 sequences decoding at once run ~1.25x "
-    "slower (the same tokens)",
+    "slower (the same tokens; f16 and f32 weights, and bf16 ones where gemv-bf16 is not in)",
     "gemv-bf16": "one bf16 stream decoded 1.05-1.4x slower on a Zen 4 (the more, the more "
     "bandwidth the host gave), 8 at once 1.1-1.2x",
     "huge-pages": "its weights sit in 4 KiB pages, and one bf16 stream decoded ~1.13x slower "

@@ -171,3 +171,12 @@ def test_the_installed_build_reports_its_patches(tmp_path, monkeypatch):
     importlib.invalidate_caches()
     assert registry.engine_version("llama_cpp_python") == "0.3.36"
     assert registry.llama_cpp_patches() == frozenset()
+
+
+def test_plm_doctor_knows_every_patch_this_tool_applies(patcher):
+    """`plm doctor` names a missing patch with what it is worth (doctor.LLAMA_PATCH_GAIN) and
+    asks only for patches this tool applies: the two lists name the same patches."""
+    from plmkit import doctor
+
+    assert set(doctor.LLAMA_PATCH_GAIN) == {patch.name for patch in patcher.PATCHES}
+    assert {"sgemm-few-rows", "gemv-bf16", "huge-pages"} >= set(doctor.wanted_llama_patches())
