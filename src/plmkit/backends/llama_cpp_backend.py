@@ -137,6 +137,7 @@ class LlamaCppCausalLM(CausalLMBackend):
         )
         self._set_threads(self.threads)
         self._tuner = decode_threads.tuner(self.threads)  # checks the count while streaming
+        self._batch_context = None  # llama_batch.KeptContext: the last batch's context
 
     def _set_threads(self, threads: int) -> None:
         import llama_cpp
@@ -212,11 +213,15 @@ class LlamaCppCausalLM(CausalLMBackend):
     ) -> None:
         """All prompts decoded together: one llama_decode per step for every live sequence
         (`llama_batch`), each sequence as long as its prompt and the new tokens it has room
-        for."""
+        for; the batch's context is kept for the next batch, whose prompts reuse what its
+        caches hold."""
         from plmkit.backends.llama_batch import decode_llama_batch
 
         limits = [self.room(len(p), limit) for p, limit in zip(prompts, limits, strict=True)]
-        decode_llama_batch(self.llm, prompts, limits, self.eos_token_ids, sampling, on_token)
+        kept, self._batch_context = self._batch_context, None
+        self._batch_context = decode_llama_batch(
+            self.llm, prompts, limits, self.eos_token_ids, sampling, on_token, kept
+        )
 
     def token_logprobs(self, ids: Sequence[int]) -> np.ndarray:
         """Logits for every position from one batched decode (chunks of n_batch tokens)."""
@@ -244,4 +249,7 @@ class LlamaCppCausalLM(CausalLMBackend):
         return (logits[np.arange(len(rows)), list(ids[1:])] - logsumexp).astype(np.float32)
 
     def close(self) -> None:
+        if self._batch_context is not None:
+            self._batch_context.close()
+            self._batch_context = None
         self.llm.close()
