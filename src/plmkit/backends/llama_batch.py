@@ -60,6 +60,7 @@ class KeptContext:
 def context_shape(needs: Sequence[int]) -> tuple[int, int, bool]:
     """(sequences, n_ctx, kv_unified) for sequences of `needs` tokens (prompt and new)."""
     unified = kv_unified(needs)
+
     # a cache per sequence: llama.cpp gives each its share of n_ctx in whole 256-cell
     # blocks (and warns on stderr where n_ctx is not that many blocks per sequence)
     def blocks(cells: int) -> int:
@@ -186,7 +187,7 @@ def kv_unified(needs: Sequence[int]) -> bool:
 def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     """How many tokens `a` and `b` start with in common."""
     length = 0
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=False):  # the shorter one ends it
         if x != y:
             break
         length += 1

@@ -102,7 +102,9 @@ def test_each_prompt_goes_to_the_sequence_holding_the_longest_start_of_it(prompt
     assert common_prefix([1, 2, 3], [1, 2, 4, 5]) == 2
 
 
-def test_the_next_batch_reuses_what_the_kept_caches_hold(tiny_llama_gguf_dir, prompt_of, monkeypatch):
+def test_the_next_batch_reuses_what_the_kept_caches_hold(
+    tiny_llama_gguf_dir, prompt_of, monkeypatch
+):
     """The same prompts again: each sequence decodes only its prompt's last token (for its
     logits); new prompts in another order reuse their starts; the tokens stay each prompt's
     alone. A batch of another shape opens a context of its own."""
