@@ -41,6 +41,10 @@ LLAMA_PATCH_GAIN = {
     "bandwidth the host gave), 8 at once 1.1-1.2x",
     "huge-pages": "its weights sit in 4 KiB pages, and one bf16 stream decoded ~1.13x slower "
     "on a Zen 4 (the same tokens)",
+    "rows-prefetch": "8 bf16 sequences decoding at once took ~1.15x longer a step on a Zen 4 "
+    "(the same tokens)",
+    "fa-rows": "attention for a decoding token runs a key at a time (libm expf, an f16 sum): "
+    "8 sequences at once took ~1.12x longer a step on a Zen 4, one stream ~1.04x",
 }
 """What each of plmkit's llama.cpp patches (tools/patch_llama.py) is worth, as measured."""
 
@@ -56,14 +60,22 @@ def llama_unpatched(missing: list[str]) -> str:
 
 def wanted_llama_patches() -> list[str]:
     """plmkit's llama.cpp patches that change something here: the few-row matmul on AVX-512,
-    the one-row bf16 matmul on AVX-512 BF16 (their only targets), huge pages on Linux."""
+    the 1-8 row bf16 matmul and its prefetch on AVX-512 BF16, the attention row on AVX-512
+    (their only targets), huge pages on Linux."""
     flags = hardware.cpu_flags()
-    wanted = [
+    needs = {
+        "sgemm-few-rows": {"avx512f"},
+        "gemv-bf16": {"avx512_bf16"},
+        "rows-prefetch": {"avx512_bf16"},
+        "huge-pages": set(),
+        "fa-rows": {"avx512f", "avx512dq"},
+    }
+    linux = sys.platform.startswith("linux")
+    return [
         name
-        for name, flag in (("sgemm-few-rows", "avx512f"), ("gemv-bf16", "avx512_bf16"))
-        if flag in flags
+        for name, flags_needed in needs.items()
+        if flags_needed <= flags and (name != "huge-pages" or linux)
     ]
-    return [*wanted, "huge-pages"] if sys.platform.startswith("linux") else wanted
 
 
 def model_status() -> dict[str, str]:

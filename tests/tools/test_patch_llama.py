@@ -1,4 +1,4 @@
-"""tools/patch_llama.py: patches llama-cpp-python 0.3.36's sgemm.cpp and ggml.c once each,
+"""tools/patch_llama.py: patches llama-cpp-python 0.3.36's sgemm.cpp, ops.cpp and ggml.c once each,
 marks the package with the patches applied, and leaves a file it does not fit as it was (the
 Makefile then builds it so, with a note)."""
 
@@ -81,10 +81,43 @@ void * ggml_aligned_malloc(size_t size) {
 """
 
 
+OPS_0_3_36 = """
+static void ggml_compute_forward_flash_attn_ext_f16_one_chunk(
+        const ggml_compute_params * params,
+        const float * pq = (const float *) ((char *) q->data + (iq1*nbq1 + iq2*nbq2 + iq3*nbq3));
+        q_to_vec_dot(pq, Q_q, DK);
+
+        // online softmax / attention
+        // loop over n_kv and n_head_kv
+        // ref: https://arxiv.org/pdf/2112.05682.pdf
+
+        for (int64_t ic = ic_start; ic < ic_end; ++ic) {
+            const float mv = mp ? slope*GGML_CPU_FP16_TO_FP32(mp[ic]) : 0.0f;
+            S = S*ms + vs; // scale and increment sum with partial sum
+        }
+
+        if (v->type == GGML_TYPE_F16) {
+            for (int64_t d = 0; d < DV; ++d) {
+                VKQ32[d] = GGML_CPU_FP16_TO_FP32(VKQ16[d]);
+            }
+        }
+
+        // sinks - apply only on the first kv-chunk
+"""
+
+
 def _source(
-    tmp_path: Path, patcher, sgemm: str = SGEMM_0_3_36 + SGEMM_ENTRY_0_3_36, ggml: str = GGML_0_3_36
+    tmp_path: Path,
+    patcher,
+    sgemm: str = SGEMM_0_3_36 + SGEMM_ENTRY_0_3_36,
+    ggml: str = GGML_0_3_36,
+    ops: str = OPS_0_3_36,
 ) -> Path:
-    for patch, text in ((patcher.SGEMM_FEW_ROWS, sgemm), (patcher.HUGE_PAGES, ggml)):
+    for patch, text in (
+        (patcher.SGEMM_FEW_ROWS, sgemm),
+        (patcher.HUGE_PAGES, ggml),
+        (patcher.FA_ROWS, ops),
+    ):
         (tmp_path / patch.path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / patch.path).write_text(text)
     (tmp_path / patcher.PACKAGE_INIT).parent.mkdir(parents=True)
@@ -108,6 +141,19 @@ def test_patches_both_files_once_and_marks_the_package(tmp_path, patcher):
     assert sgemm.count("#if defined(__AVX512BF16__)") == 2
     assert "if (n <= 8 && Atype == GGML_TYPE_BF16 && Btype == GGML_TYPE_F32" in sgemm
     assert "_mm512_dpbf16_ps(c[j], av, " in sgemm and "GGML_FP32_TO_BF16(B[ldb * j + l])" in sgemm
+    # 2-8 rows: the weight line 2 KiB on is fetched ahead, in that kernel's loop
+    ahead = sgemm.index("_mm_prefetch((const char *)(a + l) + 2048, _MM_HINT_T0)")
+    kernel_end = sgemm.index("static bool plmkit_rows_bf16(")
+    assert sgemm.index("static void plmkit_rows(") < ahead < kernel_end
+    assert sgemm[sgemm.rindex("if constexpr", 0, ahead) :].startswith("if constexpr (N >= 2)")
+    ops = (source / patcher.FA_ROWS.path).read_text()
+    # a query row of flash attention: its kernel before the stock function, taken in the row
+    # loop where K and V are f16 (AVX-512 builds), the stock cell loop and f16 sum otherwise
+    assert ops.index("static void plmkit_fa_row(") < ops.index("flash_attn_ext_f16_one_chunk(")
+    assert ops.count("#if defined(__AVX512F__) && defined(__AVX512DQ__)") == 2
+    assert "ic < ic_end && !plmkit_row; ++ic)" in ops
+    assert "if (v->type == GGML_TYPE_F16 && !plmkit_row) {" in ops
+    assert "const bool plmkit_row = false;" in ops  # other CPUs: the stock loop
     ggml = (source / patcher.HUGE_PAGES.path).read_text()
     # buffers of 2 MiB or more: aligned to 2 MiB and advised, on Linux; the rest as before
     assert ggml.index("#include <sys/mman.h>") < ggml.index("void * ggml_aligned_malloc")
@@ -117,10 +163,12 @@ def test_patches_both_files_once_and_marks_the_package(tmp_path, patcher):
     assert ggml.count(" posix_memalign(&aligned_memory, alignment, size)") == 2  # small, other OS
     assert ggml.index("#elif defined(__linux__)") > ggml.index("#elif TARGET_OS_OSX")
     init = (source / patcher.PACKAGE_INIT).read_text()
-    assert init.endswith('__plmkit_patch__ = "sgemm-few-rows+gemv-bf16+huge-pages"\n')
+    names = "sgemm-few-rows+gemv-bf16+rows-prefetch+huge-pages+fa-rows"
+    assert init.endswith(f'__plmkit_patch__ = "{names}"\n')
     assert patcher.main([str(source)]) == 0  # again: nothing changes
     assert (source / patcher.SGEMM_FEW_ROWS.path).read_text() == sgemm
     assert (source / patcher.HUGE_PAGES.path).read_text() == ggml
+    assert (source / patcher.FA_ROWS.path).read_text() == ops
     assert (source / patcher.PACKAGE_INIT).read_text() == init
 
 
@@ -134,7 +182,7 @@ def test_a_patch_that_does_not_fit_is_left_out_and_the_others_applied(tmp_path, 
     assert "plmkit_rows_bf16" in sgemm  # ... the bf16 kernel for up to 8 rows still in
     assert "MADV_HUGEPAGE" in (source / patcher.HUGE_PAGES.path).read_text()
     init = (source / patcher.PACKAGE_INIT).read_text()
-    assert init.endswith('__plmkit_patch__ = "gemv-bf16+huge-pages"\n')
+    assert init.endswith('__plmkit_patch__ = "gemv-bf16+rows-prefetch+huge-pages+fa-rows"\n')
 
 
 def test_the_mark_names_what_this_build_applied(patcher):
@@ -179,4 +227,4 @@ def test_plm_doctor_knows_every_patch_this_tool_applies(patcher):
     from plmkit import doctor
 
     assert set(doctor.LLAMA_PATCH_GAIN) == {patch.name for patch in patcher.PATCHES}
-    assert {"sgemm-few-rows", "gemv-bf16", "huge-pages"} >= set(doctor.wanted_llama_patches())
+    assert {patch.name for patch in patcher.PATCHES} >= set(doctor.wanted_llama_patches())

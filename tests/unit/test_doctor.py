@@ -129,13 +129,18 @@ def test_doctor_names_an_openmp_llama_build_and_the_fix(monkeypatch):
     assert doctor.llama_notes() == []
 
 
+ZEN4 = {"avx2", "avx512f", "avx512dq", "avx512_bf16"}
+
+
 @pytest.mark.parametrize(
     ("patches", "flags", "missing"),
     [
         ("", {"avx2", "avx512f"}, ["sgemm-few-rows", "huge-pages"]),
-        ("", {"avx512f", "avx512_bf16"}, ["sgemm-few-rows", "gemv-bf16", "huge-pages"]),
-        ("sgemm-few-rows", {"avx512f", "avx512_bf16"}, ["gemv-bf16", "huge-pages"]),  # session 18
-        ("sgemm-few-rows+gemv-bf16+huge-pages", {"avx512f", "avx512_bf16"}, []),
+        ("", {"avx2", "avx512f", "avx512dq"}, ["sgemm-few-rows", "huge-pages", "fa-rows"]),
+        ("", ZEN4, ["sgemm-few-rows", "gemv-bf16", "rows-prefetch", "huge-pages", "fa-rows"]),
+        ("sgemm-few-rows", ZEN4, ["gemv-bf16", "rows-prefetch", "huge-pages", "fa-rows"]),
+        ("sgemm-few-rows+gemv-bf16+huge-pages", ZEN4, ["rows-prefetch", "fa-rows"]),  # session 19
+        ("sgemm-few-rows+gemv-bf16+rows-prefetch+huge-pages+fa-rows", ZEN4, []),
         ("sgemm-few-rows+huge-pages", {"avx2", "avx512f"}, []),  # no bf16: the one-row matmul
         ("", {"avx2"}, ["huge-pages"]),  # the matmul patches change nothing on AVX2
         ("huge-pages", {"avx2"}, []),
