@@ -105,13 +105,32 @@ def test_demo_runs_end_to_end():
     assert "Generated Text: 'The future of AI is" in result.stdout
 
 
+HUGE_PAGES_CHECK = """
+import re
+from pathlib import Path
+from plmkit.backends import Sampling
+from plmkit.backends.llama_cpp_backend import LlamaCppCausalLM
+
+def huge_kib():
+    rollup = Path("/proc/self/smaps_rollup").read_text()
+    return int(re.search(r"^AnonHugePages:\\s+(\\d+) kB", rollup, re.MULTILINE).group(1))
+
+before = huge_kib()
+backend = LlamaCppCausalLM("smollm2", "llama-cpp-bf16")
+print(huge_kib() - before, len(list(backend.stream([1, 2, 3], 4, Sampling()))))
+"""
+
+
 def test_smollm2_bf16_weights_sit_in_huge_pages_with_the_patched_build():
     """plmkit's huge-pages patch (tools/patch_llama.py): the 269 MB of bf16 weights, read into
-    memory, come in 2 MiB pages (AnonHugePages), where the kernel's THP mode allows it."""
+    memory, come in 2 MiB pages (AnonHugePages), where the kernel's THP mode allows it.
+
+    In a process of its own: in the test process, after this file's and the backend tests'
+    models had come and gone (all unloaded first), the count rose by 155-168 MB, where a
+    fresh process gains 256-300 MB (the cause is not pinned down; session 20's note)."""
     from pathlib import Path
 
-    from plmkit.backends import Sampling, registry
-    from plmkit.backends.llama_cpp_backend import LlamaCppCausalLM
+    from plmkit.backends import registry
 
     if registry.missing("llama-cpp-bf16"):  # llama.cpp is a best-effort build
         pytest.skip(registry.missing("llama-cpp-bf16"))
@@ -120,12 +139,9 @@ def test_smollm2_bf16_weights_sit_in_huge_pages_with_the_patched_build():
     mode = Path("/sys/kernel/mm/transparent_hugepage/enabled")
     if not mode.exists() or "[never]" in mode.read_text():
         pytest.skip("transparent huge pages are off in this kernel")
-
-    def huge_kib() -> int:
-        rollup = Path("/proc/self/smaps_rollup").read_text()
-        return int(re.search(r"^AnonHugePages:\s+(\d+) kB", rollup, re.MULTILINE).group(1))
-
-    before = huge_kib()
-    backend = LlamaCppCausalLM("smollm2", "llama-cpp-bf16")
-    assert huge_kib() - before > 200 * 1024
-    assert len(list(backend.stream([1, 2, 3], 4, Sampling()))) > 0  # and it decodes
+    result = subprocess.run(
+        [sys.executable, "-c", HUGE_PAGES_CHECK], capture_output=True, text=True, check=True
+    )
+    added_kib, tokens = map(int, result.stdout.split())
+    assert added_kib > 200 * 1024
+    assert tokens > 0  # and it decodes
