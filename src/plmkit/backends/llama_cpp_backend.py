@@ -4,8 +4,9 @@ llama-cpp-python is an optional extra built from source (`make setup` tries a le
 about 3 minutes on 2 cores; `make fast-llama` retries), so it is imported only when this
 backend is used. It reads the GGUF directly: no conversion. The weights are read into huge
 pages where plmkit's llama.cpp build advises them (`weights_in_huge_pages`), else
-memory-mapped. Threads for one sequence are measured once per CPU,
-file and load (`decode_threads`); prompts and batches use every torch thread.
+memory-mapped, as they are for a short one-shot `plm generate` (`expect_one_shot`). Threads
+for one sequence are measured once per CPU, file and load (`decode_threads`); prompts and
+batches use every torch thread.
 """
 
 from __future__ import annotations
@@ -58,6 +59,30 @@ def weights_in_huge_pages() -> bool:
     from plmkit.backends import registry
 
     return "huge-pages" in registry.llama_cpp_patches()
+
+
+ONE_SHOT_TOKENS = 256
+"""A one-shot command that decodes fewer new tokens than this maps the weights file instead
+of reading it into huge pages: the huge pages save ~1.3 ms a token (smollm2 bf16, 2-core Zen
+4) but cost their clearing at load, 0.15-0.66 s against 0.15-0.23 s mapped, so `plm
+generate`'s default 64 tokens started in 0.62-1.53 s (five runs; the bench's cold start
+median of three 1.04 s)."""
+_one_shot_tokens: int | None = None
+
+
+def expect_one_shot(new_tokens: int) -> None:
+    """Say, before a backend loads, that this process decodes once, at most `new_tokens` new
+    tokens (`plm generate`); where that is below ONE_SHOT_TOKENS, llama.cpp maps the file."""
+    global _one_shot_tokens
+    _one_shot_tokens = new_tokens
+
+
+def map_weights() -> bool:
+    """Whether llama.cpp maps the weights file (use_mmap): without the huge-pages patch, and
+    for a short one-shot decode (`expect_one_shot`)."""
+    if not weights_in_huge_pages():
+        return True
+    return _one_shot_tokens is not None and _one_shot_tokens < ONE_SHOT_TOKENS
 
 
 def amx_int8_built() -> bool:
@@ -126,7 +151,7 @@ class LlamaCppCausalLM(CausalLMBackend):
                 n_threads=1,
                 n_threads_batch=cpu_info().threads,
                 flash_attn=FLASH_ATTENTION,
-                use_mmap=not weights_in_huge_pages(),
+                use_mmap=map_weights(),
                 verbose=False,
             )
         self.eos_token_ids = frozenset({self.llm.token_eos()})

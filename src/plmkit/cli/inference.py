@@ -292,8 +292,13 @@ def generate_cmd(
 ) -> None:
     """Continue PROMPT with a decoder (greedy, sampling, beam; streaming; chat). Ctrl-C stops
     it: what was generated so far is printed (finish: interrupted) and the exit code is 130."""
-    from plmkit.pipelines.generate import GenerationInterrupted, generate
+    from plmkit.backends import llama_cpp_backend
+    from plmkit.pipelines.generate import DEFAULT_NEW_TOKENS, GenerationInterrupted, generate
 
+    # one decode in this process: a short one starts sooner with llama.cpp's file mapped
+    llama_cpp_backend.expect_one_shot(
+        config.max_new_tokens or config.max_length or DEFAULT_NEW_TOKENS
+    )
     streaming = stream and not as_json and config.strategy != "beam"
     pending_prompt = [] if config.chat else [prompt]  # echoed with the first streamed text
 

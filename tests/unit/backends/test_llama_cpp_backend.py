@@ -160,22 +160,30 @@ def test_the_amx_int8_kernels_are_kept_out_of_quantised_loads(monkeypatch, tiny_
 
 
 @pytest.mark.parametrize(
-    ("patches", "mapped"),
+    ("patches", "one_shot", "mapped"),
     [
-        ("sgemm-few-rows+huge-pages", False),
-        ("huge-pages", False),
-        ("sgemm-few-rows", True),
-        (None, True),
+        ("sgemm-few-rows+huge-pages", None, False),
+        ("huge-pages", None, False),
+        ("huge-pages", 64, True),  # `plm generate`'s default: a quick start
+        ("huge-pages", 256, False),  # long enough for the huge pages to pay
+        ("sgemm-few-rows", None, True),
+        (None, None, True),
+        (None, 1024, True),
     ],
 )
 def test_weights_are_read_into_memory_only_where_the_build_advises_huge_pages(
-    monkeypatch, tiny_llama_gguf_dir, patches, mapped
+    monkeypatch, tiny_llama_gguf_dir, patches, one_shot, mapped
 ):
     """A build with plmkit's huge-pages patch gets the weights read into its buffers (use_mmap
-    off, so they can sit in 2 MiB pages); any other build maps the file, the fastest start."""
+    off, so they can sit in 2 MiB pages), unless one short decode is all the process does;
+    any other build maps the file, the fastest start."""
     import llama_cpp.llama as llama_module
 
     from plmkit.backends import llama_cpp_backend
+
+    monkeypatch.setattr(llama_cpp_backend, "_one_shot_tokens", None)  # undone after the test
+    if one_shot is not None:
+        llama_cpp_backend.expect_one_shot(one_shot)
 
     default = llama_module.llama_cpp.llama_model_default_params
     seen: list = []

@@ -16,6 +16,28 @@ def run(*args: str, stdin: str | None = None):
     return runner.invoke(app, [str(a) for a in args], input=stdin)
 
 
+@pytest.fixture(autouse=True)
+def one_decode_a_command(monkeypatch):
+    """`plm generate` tells llama.cpp it decodes once (a process-wide note): undone after each
+    test, which shares its process with the others."""
+    from plmkit.backends import llama_cpp_backend
+
+    monkeypatch.setattr(llama_cpp_backend, "_one_shot_tokens", None)
+
+
+@pytest.mark.parametrize(
+    ("flags", "tokens"),
+    [((), 64), (("--max-new-tokens", "5"), 5), (("--max-length", "300"), 300)],
+)
+def test_generate_tells_llama_cpp_how_long_its_one_decode_is(tiny_gpt2_dir, flags, tokens):
+    """So a short one maps the weights file and starts sooner (llama_cpp_backend.map_weights)."""
+    from plmkit.backends import llama_cpp_backend
+
+    result = run("generate", "the cat", "--model", str(tiny_gpt2_dir), *flags)
+    assert result.exit_code == 0, result.output
+    assert llama_cpp_backend._one_shot_tokens == tokens
+
+
 def test_tokenize(tiny_bert_dir):
     result = run("tokenize", "The cat sat on the mat.", "--model", str(tiny_bert_dir))
     assert result.exit_code == 0, result.output
