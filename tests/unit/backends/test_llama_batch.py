@@ -11,6 +11,26 @@ from plmkit.backends import Sampling
 from plmkit.backends.llama_batch import assign_slots, common_prefix, kv_unified, shared_prefix
 
 
+@pytest.fixture
+def decode_sizes(monkeypatch):
+    """decode_sizes() -> a list that then gets the tokens of every llama_decode, in order."""
+
+    def start() -> list[int]:
+        from llama_cpp._internals import LlamaContext
+
+        sizes: list[int] = []
+        decode = LlamaContext.decode
+
+        def counted(self, batch):
+            sizes.append(batch.batch.n_tokens)
+            return decode(self, batch)
+
+        monkeypatch.setattr(LlamaContext, "decode", counted)
+        return sizes
+
+    return start
+
+
 @pytest.mark.parametrize(
     ("prompts", "want"),
     [
@@ -27,22 +47,13 @@ def test_shared_prefix(prompts, want):
 
 
 def test_shared_tokens_are_decoded_once_and_change_nothing(
-    tiny_llama_gguf_dir, prompt_of, monkeypatch
+    tiny_llama_gguf_dir, prompt_of, decode_sizes
 ):
-    from llama_cpp._internals import LlamaContext
-
     engine = backends.load_causal_lm_backend(str(tiny_llama_gguf_dir), "llama-cpp")
     opening = prompt_of(tiny_llama_gguf_dir, "once upon a time there was a film")
     prompts = [opening, opening, opening + prompt_of(tiny_llama_gguf_dir, "the best")[1:]]
     alone = [list(engine.stream(p, 6, Sampling())) for p in prompts]
-    decoded: list[int] = []
-    decode = LlamaContext.decode
-
-    def counted(self, batch):
-        decoded.append(batch.batch.n_tokens)
-        return decode(self, batch)
-
-    monkeypatch.setattr(LlamaContext, "decode", counted)
+    decoded = decode_sizes()
     assert engine.generate_batch(prompts, 6, Sampling()) == alone
     shared = len(opening) - 1
     remainders = 1 + 1 + len(prompts[2]) - shared
@@ -103,7 +114,7 @@ def test_each_prompt_goes_to_the_sequence_holding_the_longest_start_of_it(prompt
 
 
 def test_the_next_batch_reuses_what_the_kept_caches_hold(
-    tiny_llama_gguf_dir, prompt_of, monkeypatch
+    tiny_llama_gguf_dir, prompt_of, monkeypatch, decode_sizes
 ):
     """The same prompts again: each sequence decodes only its prompt's last token (for its
     logits); new prompts in another order reuse their starts; the tokens stay each prompt's
@@ -114,19 +125,14 @@ def test_the_next_batch_reuses_what_the_kept_caches_hold(
     opening = prompt_of(tiny_llama_gguf_dir, "once upon a time there was a film")
     prompts = [opening + prompt_of(tiny_llama_gguf_dir, w)[1:] for w in ("the best", "a", "no")]
     alone = {tuple(p): list(engine.stream(p, 6, Sampling())) for p in prompts + [opening]}
-    decoded: list[int] = []
+    decoded = decode_sizes()
     opened: list[int] = []
-    decode, init = LlamaContext.decode, LlamaContext.__init__
-
-    def counted(self, batch):
-        decoded.append(batch.batch.n_tokens)
-        return decode(self, batch)
+    init = LlamaContext.__init__
 
     def noted(self, *args, **kwargs):
         opened.append(1)
         init(self, *args, **kwargs)
 
-    monkeypatch.setattr(LlamaContext, "decode", counted)
     monkeypatch.setattr(LlamaContext, "__init__", noted)
     want = [alone[tuple(p)] for p in prompts]
     assert engine.generate_batch(prompts, 6, Sampling()) == want
@@ -144,13 +150,11 @@ def test_the_next_batch_reuses_what_the_kept_caches_hold(
 
 @pytest.mark.parametrize("uneven", [0.0, 1e9], ids=["one cache", "a cache per sequence"])
 def test_a_cache_lacking_the_shared_opening_gets_it_copied(
-    tiny_llama_gguf_dir, prompt_of, monkeypatch, uneven
+    tiny_llama_gguf_dir, prompt_of, monkeypatch, decode_sizes, uneven
 ):
     """The next batch's prompts all open the same way, but one sequence's cache holds
     another opening: it gets the opening from a cache that holds more (copied whole, then
     cut), and decodes only its own ending."""
-    from llama_cpp._internals import LlamaContext
-
     from plmkit.backends import llama_batch
 
     monkeypatch.setattr(llama_batch, "UNEVEN", uneven)
@@ -162,14 +166,7 @@ def test_a_cache_lacking_the_shared_opening_gets_it_copied(
     then = first[:2] + [opening + prompt_of(tiny_llama_gguf_dir, "no")[1:]]
     alone = {tuple(p): list(engine.stream(p, 6, Sampling())) for p in first + then}
     assert engine.generate_batch(first, 6, Sampling()) == [alone[tuple(p)] for p in first]
-    decoded: list[int] = []
-    decode = LlamaContext.decode
-
-    def counted(self, batch):
-        decoded.append(batch.batch.n_tokens)
-        return decode(self, batch)
-
-    monkeypatch.setattr(LlamaContext, "decode", counted)
+    decoded = decode_sizes()
     assert engine.generate_batch(then, 6, Sampling()) == [alone[tuple(p)] for p in then]
     shared = len(opening) - 1  # then[1] is the opening alone, and keeps its last token
     assert decoded[0] == 1 + 1 + len(then[2]) - shared
