@@ -62,20 +62,15 @@ def wanted_llama_patches() -> list[str]:
     """plmkit's llama.cpp patches that change something here: the few-row matmul on AVX-512,
     the 1-8 row bf16 matmul and its prefetch on AVX-512 BF16, the attention row on AVX-512
     (their only targets), huge pages on Linux."""
-    flags = hardware.cpu_flags()
+    have = hardware.cpu_flags() | ({"linux"} if sys.platform.startswith("linux") else set())
     needs = {
         "sgemm-few-rows": {"avx512f"},
         "gemv-bf16": {"avx512_bf16"},
         "rows-prefetch": {"avx512_bf16"},
-        "huge-pages": set(),
+        "huge-pages": {"linux"},
         "fa-rows": {"avx512f", "avx512dq"},
     }
-    linux = sys.platform.startswith("linux")
-    return [
-        name
-        for name, flags_needed in needs.items()
-        if flags_needed <= flags and (name != "huge-pages" or linux)
-    ]
+    return [name for name, needed in needs.items() if needed <= have]
 
 
 def model_status() -> dict[str, str]:

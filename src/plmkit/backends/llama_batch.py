@@ -23,7 +23,7 @@ Prompt tokens are decoded once where they can be (`_prefill`):
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -46,7 +46,7 @@ class KeptContext:
     context: Any
     shape: tuple[int, int, bool]
     """(sequences, n_ctx, kv_unified) it was opened with."""
-    held: list[list[int]] = field(default_factory=list)
+    held: list[list[int]]
 
     def fits(self, shape: tuple[int, int, bool]) -> bool:
         """Whether a batch that needs a context of `shape` can run in this one."""
