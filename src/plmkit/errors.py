@@ -2,7 +2,9 @@
 
 The CLI prints `error[CODE]: message` then `fix: ...` and exits with status 2; the
 server maps them to HTTP 4xx. Nothing else in plmkit should let a traceback reach a user
-for bad input.
+for bad input. A full disk (`disk_full`) is not bad input, but the CLI gives it one line
+too (`DiskFullError`, exit status 1) instead of the traceback of whichever library was
+writing.
 """
 
 from __future__ import annotations
@@ -76,3 +78,32 @@ class CheckpointError(PlmError):
     """A training checkpoint that is missing, incomplete or does not match the run."""
 
     code = "PLM009"
+
+
+class DiskFullError(PlmError):
+    """A write that found the disk full (or the user's quota spent): not the input's fault,
+    so it exits with 1, but it gets one line and a fix like the others."""
+
+    code = "PLM010"
+    exit_code = 1
+
+
+FULL_DISK_TEXTS = ("no space left on device", "disk quota exceeded")
+"""How a full disk reads where a library turns the OSError into its own exception
+(safetensors: "Error while serializing: I/O error: No space left on device (os error 28)")."""
+
+
+def disk_full(error: BaseException) -> bool:
+    """Whether `error`, or an exception it was raised from or during, is a full disk."""
+    import errno
+
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if any(text in str(current).lower() for text in FULL_DISK_TEXTS):
+            return True
+        current = current.__cause__ or current.__context__
+    return False

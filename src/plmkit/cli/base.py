@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from plmkit.errors import PlmError
+from plmkit.errors import DiskFullError, PlmError, disk_full
 
 # plmkit works from local files; the hub is never contacted unless the user opts in with
 # HF_HUB_OFFLINE=0 (the library decides the same way: plmkit.paths.hub_offline). Set here
@@ -126,8 +126,29 @@ def _in_flags(error: PlmError, options: list[str]) -> PlmError:
     return error
 
 
+def disk_full_error(error: BaseException) -> DiskFullError:
+    """The one line for a write that found the disk full, naming the file where the error
+    does and the cache, plmkit's largest writer (conversions, exports, the bench's models)."""
+    from plmkit.paths import cache_dir
+
+    where = next(
+        (
+            f" while writing {e.filename}"
+            for e in (error, error.__cause__, error.__context__)
+            if isinstance(e, OSError) and e.filename
+        ),
+        "",
+    )
+    return DiskFullError(
+        f"the disk is full{where} (no space left on the device)",
+        f"free space on that disk, or set PLMKIT_CACHE to a folder on a disk with room "
+        f"(the cache is now {cache_dir()}), then run the command again",
+    )
+
+
 def command(name: str, panel: str, **kwargs: Any):
-    """@app.command under a help panel, mapping PlmError to one line and exit code 2."""
+    """@app.command under a help panel, mapping PlmError to one line and its exit code (2
+    for the user's input), and a full disk to one line and exit code 1."""
 
     def wrap(func):
         @functools.wraps(func)
@@ -138,6 +159,12 @@ def command(name: str, panel: str, **kwargs: Any):
             except PlmError as error:
                 typer.echo(_in_flags(error, list(kw)).one_line(), err=True)
                 raise typer.Exit(error.exit_code) from None
+            except Exception as error:
+                if not disk_full(error):
+                    raise
+                full = disk_full_error(error)
+                typer.echo(full.one_line(), err=True)
+                raise typer.Exit(full.exit_code) from None
 
         return app.command(name, rich_help_panel=panel, **kwargs)(run)
 

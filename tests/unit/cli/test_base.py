@@ -53,3 +53,36 @@ def test_errors_name_the_flags_the_user_typed(tiny_gpt2_dir):
         "generate", "hi", "-m", str(tiny_gpt2_dir), "--strategy", "sample", "--temperature", "0"
     )
     assert "--temperature must be > 0" in sampled.output and "1 or more" not in sampled.output
+
+
+def test_a_full_disk_is_one_line_with_the_fix_and_exit_1(tiny_bert_dir, tmp_path, monkeypatch):
+    import errno
+
+    import numpy as np
+
+    out = tmp_path / "e.npy"
+
+    def full(path, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(np, "save", full)
+    result = run("encode", "the cat", "--model", str(tiny_bert_dir), "--out", str(out))
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error[PLM010]: the disk is full")
+    assert f"while writing {out}" in lines[0] and "PLMKIT_CACHE" in lines[0]
+    assert "Traceback" not in result.output
+
+
+def test_other_failures_are_not_called_a_full_disk(tiny_bert_dir, tmp_path, monkeypatch):
+    import numpy as np
+
+    def broken(path, *args, **kwargs):
+        raise RuntimeError("something else")
+
+    monkeypatch.setattr(np, "save", broken)
+    result = run(
+        "encode", "the cat", "--model", str(tiny_bert_dir), "--out", str(tmp_path / "e.npy")
+    )
+    assert isinstance(result.exception, RuntimeError) and "PLM010" not in result.output
