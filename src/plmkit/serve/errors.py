@@ -5,7 +5,8 @@
 `install_error_handlers` turn FastAPI's validation errors (422; invalid JSON is 400),
 Starlette's 404 / 405 and plmkit's own `PlmError` (4xx by kind) into it. An engine failing
 on a request is a 503 (`engine_failure`): the request is lost, the server keeps serving.
-A bug in the server itself is a 500 with the same body; the traceback goes to the log only.
+A full disk is a 507 (`storage_full`), wherever it happens. A bug in the server itself is a
+500 with the same body; the traceback goes to the log only.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from plmkit.errors import (
     ModelPathError,
     PlmError,
     UnknownModelError,
+    disk_full,
 )
 
 log = logging.getLogger("plmkit.serve")
@@ -38,6 +40,7 @@ STATUS_TYPES = {
     500: "server_error",
     503: "service_unavailable",
     504: "timeout_error",
+    507: "server_error",
 }
 
 
@@ -83,12 +86,27 @@ def from_plm(error: PlmError, param: str | None = None) -> ApiError:
 
 def engine_failure(error: BaseException) -> ApiError:
     log.error("engine failure: %s: %s", type(error).__name__, error, exc_info=error)
+    if disk_full(error):
+        return storage_full()
     return ApiError(
         503,
         f"the model failed on this request ({type(error).__name__}: {error})",
         code="engine_error",
         fix="retry; if it keeps failing, shorten the input or report it with the server log",
         headers={"Retry-After": "1"},
+    )
+
+
+def storage_full() -> ApiError:
+    """507 Insufficient Storage: the server's disk filled up while serving (a model converted
+    or exported on first use, a cache written). Not the client's to fix, and a retry only
+    helps once the operator has made room."""
+    return ApiError(
+        507,
+        "the server's disk is full (no space left on the device)",
+        code="insufficient_storage",
+        fix="the server's operator must free disk space (or set PLMKIT_CACHE to a disk with "
+        "room and restart); then send the request again",
     )
 
 
@@ -161,6 +179,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def bug(_: Request, error: Exception) -> JSONResponse:
         log.error("unexpected error", exc_info=error)
+        if disk_full(error):
+            return storage_full().response()
         return ApiError(
             500,
             f"internal error ({type(error).__name__})",

@@ -89,3 +89,41 @@ def test_an_engine_failure_in_generation_is_503(client, monkeypatch):
         body = {"prompt": "the cat", "max_tokens": 2, "stream": stream}
         error = error_of(client.post("/v1/completions", json=body), 503)
         assert "decode failed" in error["message"]
+
+
+def test_a_full_disk_is_507_with_the_operators_fix(client, monkeypatch):
+    import errno
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", "/cache/model.onnx")
+
+    with monkeypatch.context() as patch:
+        patch.setattr("plmkit.pipelines.encode.encode", full)
+        error = error_of(client.post("/v1/embeddings", json={"input": "the cat"}), 507)
+    assert error["code"] == "insufficient_storage" and "disk is full" in error["message"]
+    assert "PLMKIT_CACHE" in error["fix"]
+    assert client.post("/v1/embeddings", json={"input": "the cat"}).status_code == 200
+
+
+def test_a_full_disk_outside_an_engine_is_507_too_and_another_bug_500(client):
+    import errno
+
+    from fastapi.testclient import TestClient
+
+    def full():
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def bug():
+        raise KeyError("oops")
+
+    routes = client.app.router.routes
+    before = list(routes)
+    client.app.add_api_route("/test-disk-full", full)
+    client.app.add_api_route("/test-bug", bug)
+    try:
+        plain = TestClient(client.app, raise_server_exceptions=False)
+        error = error_of(plain.get("/test-disk-full"), 507)
+        assert error["code"] == "insufficient_storage"
+        assert error_of(plain.get("/test-bug"), 500)["code"] == "internal_error"
+    finally:  # the session's app keeps only its own routes
+        routes[:] = before
