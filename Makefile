@@ -71,8 +71,9 @@ bench: setup
 # to 54-82 tok/s on a 2-core Zen 4 (32,000 context switches a thread in 4 s, against 0), and
 # `auto`'s thread probe chose 1 thread. Without OpenMP: 76-121 there; alone, the same speed
 # (1 token 95-103 vs 90-105 tok/s, 8 sequences 304-333 vs 305-331; five runs each).
-LLAMA_CMAKE_ARGS = -DGGML_NATIVE=ON -DGGML_OPENMP=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+LLAMA_LEAN_ARGS = -DGGML_OPENMP=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
 	-DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAVA_BUILD=OFF -DLLAMA_CURL=OFF
+LLAMA_CMAKE_ARGS = -DGGML_NATIVE=ON $(LLAMA_LEAN_ARGS)
 # Built from the sdist of LLAMA_VERSION with five patches (tools/patch_llama.py): its float
 # matmul for batches of up to 8 rows (8 bf16 sequences decoding together on a Zen 4 took ~20
 # ms a step instead of ~25, the same numbers bit for bit), its bf16 matmul for 1-8 rows (one
@@ -85,11 +86,14 @@ LLAMA_CMAKE_ARGS = -DGGML_NATIVE=ON -DGGML_OPENMP=OFF -DLLAMA_BUILD_TESTS=OFF -D
 # LLAMA_REBUILD=1 rebuilds an installed one (for another CPU: plm doctor says when).
 LLAMA_VERSION = 0.3.36
 LLAMA_SRC = build/llama-cpp-python
+# $(call llama_sdist,DIR): LLAMA_VERSION's sdist, unpacked in a fresh DIR
+define llama_sdist
+	rm -rf $(1) && mkdir -p $(1)
+	$(BIN)/pip download -q --no-binary :all: --no-deps llama-cpp-python==$(LLAMA_VERSION) -d $(1)
+	tar xzf $(1)/llama_cpp_python-$(LLAMA_VERSION).tar.gz -C $(1)
+endef
 llama-lib:
-	rm -rf $(LLAMA_SRC) && mkdir -p $(LLAMA_SRC)
-	$(BIN)/pip download -q --no-binary :all: --no-deps \
-		llama-cpp-python==$(LLAMA_VERSION) -d $(LLAMA_SRC)
-	tar xzf $(LLAMA_SRC)/llama_cpp_python-$(LLAMA_VERSION).tar.gz -C $(LLAMA_SRC)
+	$(call llama_sdist,$(LLAMA_SRC))
 	$(BIN)/python tools/patch_llama.py $(LLAMA_SRC)/llama_cpp_python-$(LLAMA_VERSION) || \
 		echo "note: llama.cpp is built without some of plmkit's patches (above)"
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
@@ -101,15 +105,11 @@ fast-llama: setup llama-lib
 
 # Builds the patched llama.cpp (not installed) for AVX2 only, as `make setup` does on an
 # AVX2-only CPU such as the Zen 3: the AVX-512 patches must stay behind their feature macros.
-# For sessions on an AVX-512 machine; about 3 minutes on 2 cores.
+# For sessions on an AVX-512 machine; about 2 minutes on 2 cores.
 LLAMA_AVX2_ARGS = -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
-	-DGGML_BMI2=ON -DGGML_AVX512=OFF -DGGML_OPENMP=OFF -DLLAMA_BUILD_TESTS=OFF \
-	-DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_CURL=OFF
+	-DGGML_BMI2=ON -DGGML_AVX512=OFF $(LLAMA_LEAN_ARGS)
 llama-avx2-check:
-	rm -rf build/llama-avx2 && mkdir -p build/llama-avx2
-	$(BIN)/pip download -q --no-binary :all: --no-deps \
-		llama-cpp-python==$(LLAMA_VERSION) -d build/llama-avx2
-	tar xzf build/llama-avx2/llama_cpp_python-$(LLAMA_VERSION).tar.gz -C build/llama-avx2
+	$(call llama_sdist,build/llama-avx2)
 	$(BIN)/python tools/patch_llama.py build/llama-avx2/llama_cpp_python-$(LLAMA_VERSION)
 	cmake -S build/llama-avx2/llama_cpp_python-$(LLAMA_VERSION)/vendor/llama.cpp \
 		-B build/llama-avx2/build -DCMAKE_BUILD_TYPE=Release $(LLAMA_AVX2_ARGS) >/dev/null
