@@ -9,6 +9,8 @@ writing.
 
 from __future__ import annotations
 
+import errno
+
 
 class PlmError(Exception):
     """Base class: `message` says what is wrong, `fix` says what to do about it."""
@@ -93,17 +95,16 @@ FULL_DISK_TEXTS = ("no space left on device", "disk quota exceeded")
 (safetensors: "Error while serializing: I/O error: No space left on device (os error 28)")."""
 
 
-def disk_full(error: BaseException) -> bool:
-    """Whether `error`, or an exception it was raised from or during, is a full disk."""
-    import errno
-
+def disk_full(error: BaseException) -> BaseException | None:
+    """The exception that shows `error` to be a full disk: `error` itself or one it was
+    raised from or during (an OSError names the file it was writing); None for any other."""
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
-            return True
+            return current
         if any(text in str(current).lower() for text in FULL_DISK_TEXTS):
-            return True
+            return current
         current = current.__cause__ or current.__context__
-    return False
+    return None

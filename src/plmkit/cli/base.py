@@ -126,19 +126,14 @@ def _in_flags(error: PlmError, options: list[str]) -> PlmError:
     return error
 
 
-def disk_full_error(error: BaseException) -> DiskFullError:
-    """The one line for a write that found the disk full, naming the file where the error
-    does and the cache, plmkit's largest writer (conversions, exports, the bench's models)."""
+def disk_full_error(found: BaseException) -> DiskFullError:
+    """The one line for a write that found the disk full (`found`: what `disk_full` found),
+    naming the file where the error does and the cache, plmkit's largest writer
+    (conversions, exports, the bench's models)."""
     from plmkit.paths import cache_dir
 
-    where = next(
-        (
-            f" while writing {e.filename}"
-            for e in (error, error.__cause__, error.__context__)
-            if isinstance(e, OSError) and e.filename
-        ),
-        "",
-    )
+    written = found.filename if isinstance(found, OSError) else None
+    where = f" while writing {written}" if written else ""
     return DiskFullError(
         f"the disk is full{where} (no space left on the device)",
         f"free space on that disk, or set PLMKIT_CACHE to a folder on a disk with room "
@@ -160,9 +155,10 @@ def command(name: str, panel: str, **kwargs: Any):
                 typer.echo(_in_flags(error, list(kw)).one_line(), err=True)
                 raise typer.Exit(error.exit_code) from None
             except Exception as error:
-                if not disk_full(error):
+                found = disk_full(error)
+                if found is None:
                     raise
-                full = disk_full_error(error)
+                full = disk_full_error(found)
                 typer.echo(full.one_line(), err=True)
                 raise typer.Exit(full.exit_code) from None
 

@@ -86,7 +86,7 @@ def from_plm(error: PlmError, param: str | None = None) -> ApiError:
 
 def engine_failure(error: BaseException) -> ApiError:
     log.error("engine failure: %s: %s", type(error).__name__, error, exc_info=error)
-    if disk_full(error):
+    if disk_full(error) is not None:
         return storage_full()
     return ApiError(
         503,
@@ -179,7 +179,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def bug(_: Request, error: Exception) -> JSONResponse:
         log.error("unexpected error", exc_info=error)
-        if disk_full(error):
+        if disk_full(error) is not None:
             return storage_full().response()
         return ApiError(
             500,
